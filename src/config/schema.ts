@@ -1,0 +1,100 @@
+import { z } from 'zod';
+
+const logLevels = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+
+/** Chroma's own rule for collection names: 3–512 characters of `[a-zA-Z0-9._-]`, alphanumeric at both ends. */
+const collectionName = z.string().regex(/^[a-zA-Z0-9](?:[a-zA-Z0-9._-]{1,510})[a-zA-Z0-9]$/, {
+  message:
+    'expected 3-512 characters of letters, digits, ".", "_" or "-", starting and ending with a letter or digit',
+});
+
+const httpUrl = z.string().refine(
+  (value) => {
+    try {
+      const url = new URL(value);
+      return url.protocol === 'http:' || url.protocol === 'https:';
+    } catch {
+      return false;
+    }
+  },
+  { message: 'expected an http:// or https:// URL' },
+);
+
+const wholeNumber = (min: number, max: number) =>
+  z.coerce
+    .number({ message: 'expected a number' })
+    .int({ message: 'expected a whole number' })
+    .min(min, { message: `expected a whole number from ${min} to ${max}` })
+    .max(max, { message: `expected a whole number from ${min} to ${max}` });
+
+const flag = z.union([
+  z.boolean(),
+  z.enum(['true', 'false', '1', '0']).transform((value) => value === 'true' || value === '1'),
+]);
+
+/** The whole configuration, validated at start-up. Unknown keys are errors, so typos do not pass silently. */
+export const configSchema = z.strictObject({
+  tenant: z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_-]{0,62}$/, {
+    message: 'expected 1-63 letters, digits, "_" or "-"',
+  }),
+  dataDir: z.string().min(1, { message: 'expected a folder path' }),
+  knowledge: z.strictObject({
+    collection: collectionName,
+    source: z.string().min(1, { message: 'expected a folder or .jsonl path' }),
+    topK: wholeNumber(1, 20),
+    chunkTokens: wholeNumber(50, 2000),
+    hybrid: flag,
+    candidates: wholeNumber(1, 200),
+  }),
+  chroma: z.strictObject({
+    url: z.union([z.literal(''), httpUrl]),
+    startTimeoutSeconds: wholeNumber(1, 600),
+  }),
+  embeddings: z.strictObject({
+    provider: z.enum(['auto', 'openai', 'offline'], { message: 'expected auto, openai or offline' }),
+    model: z.string().min(1),
+    batchSize: wholeNumber(1, 2048),
+  }),
+  openai: z.strictObject({
+    apiKey: z.string().min(1).optional(),
+    baseUrl: httpUrl,
+    timeoutSeconds: wholeNumber(1, 600),
+    maxRetries: wholeNumber(0, 10),
+  }),
+  log: z.strictObject({
+    level: z.enum(logLevels, { message: `expected one of ${logLevels.join(', ')}` }),
+  }),
+});
+
+/** The validated configuration as the rest of the bot sees it. */
+export type Config = z.infer<typeof configSchema>;
+
+/**
+ * Environment variables that override configuration keys. Secrets are listed here only: they
+ * are never read from a file.
+ */
+export const environmentOverrides = [
+  { name: 'TENANT', path: ['tenant'] },
+  { name: 'DATA_DIR', path: ['dataDir'] },
+  { name: 'KB_COLLECTION', path: ['knowledge', 'collection'] },
+  { name: 'KB_SOURCE', path: ['knowledge', 'source'] },
+  { name: 'KB_TOP_K', path: ['knowledge', 'topK'] },
+  { name: 'KB_HYBRID', path: ['knowledge', 'hybrid'] },
+  { name: 'CHROMA_URL', path: ['chroma', 'url'] },
+  { name: 'EMBEDDINGS_PROVIDER', path: ['embeddings', 'provider'] },
+  { name: 'EMBEDDINGS_MODEL', path: ['embeddings', 'model'] },
+  { name: 'OPENAI_API_KEY', path: ['openai', 'apiKey'], secret: true },
+  { name: 'OPENAI_BASE_URL', path: ['openai', 'baseUrl'] },
+  { name: 'LOG_LEVEL', path: ['log', 'level'] },
+] as const satisfies readonly { name: string; path: readonly string[]; secret?: boolean }[];
+
+/** Keys that hold secrets: refused in configuration files. */
+export const secretKeys = new Set([
+  'apiKey',
+  'token',
+  'botToken',
+  'appToken',
+  'signingSecret',
+  'secret',
+  'password',
+]);

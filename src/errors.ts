@@ -1,0 +1,71 @@
+/**
+ * One base error for the whole bot. Every error carries a stable string `code`, says whether a retry
+ * could help, and keeps the original failure as `cause`. Unknown throws are wrapped once, at the edge,
+ * with {@link toSupportBotError}.
+ */
+export class SupportBotError extends Error {
+  /** A stable, machine-readable code such as `config_invalid` or `chroma_unreachable`. */
+  readonly code: string;
+  /** Whether the same call may succeed when tried again (timeouts, 429, 5xx, connection errors). */
+  readonly retryable: boolean;
+
+  constructor(code: string, message: string, options: { cause?: unknown; retryable?: boolean } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.retryable = options.retryable ?? false;
+  }
+}
+
+/** A configuration value is missing or invalid; the message names the key, the value and the fix. */
+export class ConfigError extends SupportBotError {
+  readonly key: string;
+  constructor(key: string, message: string) {
+    super('config_invalid', message);
+    this.key = key;
+  }
+}
+
+/** The vector store could not be reached or answered with an error. */
+export class ChromaUnavailableError extends SupportBotError {
+  readonly url: string;
+  constructor(url: string, message: string, options: { cause?: unknown } = {}) {
+    super('chroma_unreachable', message, { ...options, retryable: true });
+    this.url = url;
+  }
+}
+
+/** The collection was built by another embedder (or dimension) than the one configured now. */
+export class EmbedderMismatchError extends SupportBotError {
+  constructor(message: string) {
+    super('embedder_mismatch', message);
+  }
+}
+
+/** A document or line of input could not be ingested; `source` names the file and, for JSONL, the line. */
+export class IngestInputError extends SupportBotError {
+  readonly source: string;
+  constructor(source: string, message: string, options: { cause?: unknown } = {}) {
+    super('ingest_input_invalid', message, options);
+    this.source = source;
+  }
+}
+
+/** Wraps anything thrown into a {@link SupportBotError}, leaving ours untouched. */
+export function toSupportBotError(error: unknown, code = 'internal'): SupportBotError {
+  if (error instanceof SupportBotError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new SupportBotError(code, message, { cause: error });
+}
+
+/**
+ * A local Chroma server could not be prepared or started. The message says what failed and what to do
+ * instead; `logFile` names the server's log when the server itself was started.
+ */
+export class ChromaLaunchError extends SupportBotError {
+  readonly logFile: string | undefined;
+  constructor(message: string, options: { cause?: unknown; logFile?: string; retryable?: boolean } = {}) {
+    super('chroma_launch_failed', message, { cause: options.cause, retryable: options.retryable ?? false });
+    this.logFile = options.logFile;
+  }
+}
