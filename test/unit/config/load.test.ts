@@ -8,10 +8,7 @@ import { ConfigError } from '../../../src/errors.ts';
 function projectWith(files: Record<string, string>): string {
   const root = mkdtempSync(path.join(tmpdir(), 'config-test-'));
   mkdirSync(path.join(root, 'config'));
-  writeFileSync(
-    path.join(root, 'config', 'default.yaml'),
-    files['config/default.yaml'] ?? readDefault(),
-  );
+  writeFileSync(path.join(root, 'config', 'default.yaml'), files['config/default.yaml'] ?? readDefault());
   for (const [name, content] of Object.entries(files)) {
     if (name !== 'config/default.yaml') writeFileSync(path.join(root, name), content);
   }
@@ -33,7 +30,13 @@ describe('loadConfig', () => {
 
   it('applies environment overrides and coerces their types', () => {
     const config = loadConfig({
-      env: { KB_COLLECTION: 'tenant-b', KB_TOP_K: '5', DATA_DIR: '/tmp/kb-b', KB_HYBRID: 'false', OPENAI_API_KEY: 'sk-test' },
+      env: {
+        KB_COLLECTION: 'tenant-b',
+        KB_TOP_K: '5',
+        DATA_DIR: '/tmp/kb-b',
+        KB_HYBRID: 'false',
+        OPENAI_API_KEY: 'sk-test',
+      },
       loadDotEnv: false,
     });
     expect(config.knowledge.collection).toBe('tenant-b');
@@ -59,15 +62,24 @@ describe('loadConfig', () => {
   });
 
   it('rejects out-of-range numbers and bad collection names', () => {
-    expect(() => loadConfig({ env: { KB_TOP_K: '0' }, loadDotEnv: false })).toThrow(/knowledge\.topK is "0".*from 1 to 20/);
-    expect(() => loadConfig({ env: { KB_COLLECTION: 'x' }, loadDotEnv: false })).toThrow(/knowledge\.collection is "x"/);
+    expect(() => loadConfig({ env: { KB_TOP_K: '0' }, loadDotEnv: false })).toThrow(
+      /knowledge\.topK is "0".*from 1 to 20/,
+    );
+    expect(() => loadConfig({ env: { KB_COLLECTION: 'x' }, loadDotEnv: false })).toThrow(
+      /knowledge\.collection is "x"/,
+    );
     expect(() => loadConfig({ env: { CHROMA_URL: 'localhost:8000' }, loadDotEnv: false })).toThrow(
       /chroma\.url is "localhost:8000".*http:\/\/ or https:\/\//,
     );
   });
 
   it('refuses secrets in configuration files', () => {
-    const root = projectWith({ 'config/default.yaml': `${readDefault()}\n`.replace('maxRetries: 2', 'maxRetries: 2\n  apiKey: sk-leaked') });
+    const root = projectWith({
+      'config/default.yaml': `${readDefault()}\n`.replace(
+        'maxRetries: 2',
+        'maxRetries: 2\n  apiKey: sk-leaked',
+      ),
+    });
     expect(() => loadConfig({ root, env: {}, loadDotEnv: false })).toThrow(
       'openai.apiKey must not be set in config/default.yaml: secrets come only from the environment; set OPENAI_API_KEY in .env or the environment instead.',
     );
@@ -80,7 +92,9 @@ describe('loadConfig', () => {
   });
 
   it('reports unknown keys (typos) with the file they came from', () => {
-    const root = projectWith({ 'config/default.yaml': readDefault().replace('  topK: 3', '  topk: 3\n  topK: 3') });
+    const root = projectWith({
+      'config/default.yaml': readDefault().replace('  topK: 3', '  topk: 3\n  topK: 3'),
+    });
     expect(() => loadConfig({ root, env: {}, loadDotEnv: false })).toThrow(
       'Invalid configuration: unknown key knowledge.topk in config/default.yaml: remove it or check its spelling.',
     );
@@ -89,6 +103,8 @@ describe('loadConfig', () => {
   it('merges CONFIG_FILE over the defaults and reports a missing one', () => {
     const root = projectWith({ 'prod.yaml': 'knowledge:\n  topK: 6\n' });
     expect(loadConfig({ root, env: { CONFIG_FILE: 'prod.yaml' }, loadDotEnv: false }).knowledge.topK).toBe(6);
-    expect(() => loadConfig({ root, env: { CONFIG_FILE: 'missing.yaml' }, loadDotEnv: false })).toThrow(/missing\.yaml does not exist/);
+    expect(() => loadConfig({ root, env: { CONFIG_FILE: 'missing.yaml' }, loadDotEnv: false })).toThrow(
+      /missing\.yaml does not exist/,
+    );
   });
 });

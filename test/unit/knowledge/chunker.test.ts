@@ -2,12 +2,19 @@ import { describe, expect, it } from 'vitest';
 import { chunkDocument, estimateTokens } from '../../../src/knowledge/chunker.ts';
 import type { KnowledgeDocument } from '../../../src/knowledge/types.ts';
 
-const document = (text: string, id = 'returns'): KnowledgeDocument => ({ id, title: 'Returns', text, source: `${id}.md` });
+const document = (text: string, id = 'returns'): KnowledgeDocument => ({
+  id,
+  title: 'Returns',
+  text,
+  source: `${id}.md`,
+});
 
 describe('chunkDocument', () => {
   it('keeps each chunk under one heading path, without repeating the title', () => {
     const chunks = chunkDocument(
-      document('# Returns\n\nIntro text.\n\n## Window\n\n30 days.\n\n### Exceptions\n\nFinal sale items.\n\n## How to\n\nUse the portal.'),
+      document(
+        '# Returns\n\nIntro text.\n\n## Window\n\n30 days.\n\n### Exceptions\n\nFinal sale items.\n\n## How to\n\nUse the portal.',
+      ),
     );
     expect(chunks.map((chunk) => [chunk.headingPath, chunk.text])).toEqual([
       ['', 'Intro text.'],
@@ -25,7 +32,10 @@ describe('chunkDocument', () => {
     expect(chunks.length).toBeGreaterThan(3);
     for (const chunk of chunks) expect(estimateTokens(chunk.text)).toBeLessThanOrEqual(100);
     for (const chunk of chunks.slice(0, -1)) expect(chunk.text.endsWith('days.')).toBe(true);
-    const rejoined = chunks.map((chunk) => chunk.text).join(' ').replace(/\s+/g, ' ');
+    const rejoined = chunks
+      .map((chunk) => chunk.text)
+      .join(' ')
+      .replace(/\s+/g, ' ');
     expect(rejoined).toBe(`${sentence.repeat(30)}Short closing paragraph.`.replace(/\s+/g, ' ').trim());
   });
 
@@ -53,7 +63,9 @@ describe('chunkDocument', () => {
 
   it('cuts a single enormous word and chunks a 5 MB document', () => {
     const blob = 'x'.repeat(5_000);
-    expect(chunkDocument(document(blob), { chunkTokens: 200 }).map((chunk) => chunk.text.length)).toEqual([800, 800, 800, 800, 800, 800, 200]);
+    expect(chunkDocument(document(blob), { chunkTokens: 200 }).map((chunk) => chunk.text.length)).toEqual([
+      800, 800, 800, 800, 800, 800, 200,
+    ]);
     const big = 'Paragraph of support text that repeats for size. '.repeat(100_000);
     const chunks = chunkDocument(document(big));
     expect(chunks.length).toBeGreaterThan(5_000);

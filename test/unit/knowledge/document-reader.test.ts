@@ -2,8 +2,8 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readDocuments } from '../../../src/knowledge/document-reader.ts';
 import { IngestInputError } from '../../../src/errors.ts';
+import { readDocuments } from '../../../src/knowledge/document-reader.ts';
 
 function folderWith(files: Record<string, string | Buffer>): string {
   const root = mkdtempSync(path.join(tmpdir(), 'reader-test-'));
@@ -73,7 +73,12 @@ describe('readDocuments from JSONL', () => {
       ['a', 'Alpha', 'https://help.example/a'],
       ['c', 'C', undefined],
     ]);
-    expect(problems.map((problem) => problem.message.split(':')[0])).toEqual(['line 2', 'line 4', 'line 5', 'line 6']);
+    expect(problems.map((problem) => problem.message.split(':')[0])).toEqual([
+      'line 2',
+      'line 4',
+      'line 5',
+      'line 6',
+    ]);
     expect(problems[1]?.message).toBe('line 4: duplicate id "a" (first on line 1); line skipped');
     expect(problems[0]?.source).toMatch(/kb\.jsonl:2$/);
   });

@@ -1,0 +1,50 @@
+import path from 'node:path';
+import { projectRoot } from '../config/load.ts';
+import type { LoggerLike } from '../observability/logger-like.ts';
+import { readDocuments } from './document-reader.ts';
+import { type IngestReport, ingestDocuments } from './ingest.ts';
+import type { KnowledgeBase } from './knowledge-base.ts';
+
+/** Options of {@link syncKnowledgeSource}. */
+export interface SyncKnowledgeSourceOptions {
+  knowledgeBase: KnowledgeBase;
+  /** Folder or .jsonl to ingest. */
+  source: string;
+  chunkTokens: number;
+  batchSize: number;
+  logger?: LoggerLike;
+}
+
+/**
+ * Start-up ingest: brings the collection up to date with the configured source when the
+ * collection is empty or was built from that same source (edits are picked up; unchanged chunks
+ * cost nothing). A collection built from another source by `kb ingest` is left alone.
+ *
+ * @returns the ingest report, or undefined when the collection belongs to another source.
+ */
+export async function syncKnowledgeSource(
+  options: SyncKnowledgeSourceOptions,
+): Promise<IngestReport | undefined> {
+  const { knowledgeBase, logger } = options;
+  const store = await knowledgeBase.store();
+  const source = path.relative(projectRoot, path.resolve(options.source));
+  const info = await store.info();
+  if (info.chunks > 0 && info.source && info.source !== source) {
+    logger?.info(
+      { collection: store.name, holds: info.source, configured: source },
+      'knowledge base holds another source; not ingesting',
+    );
+    return undefined;
+  }
+  const read = await readDocuments(options.source);
+  for (const problem of read.problems) logger?.warn({ source: problem.source }, problem.message);
+  return ingestDocuments({
+    store,
+    embedder: knowledgeBase.embedder,
+    documents: read.documents,
+    keepDocumentIds: read.unreadableIds,
+    source,
+    chunkTokens: options.chunkTokens,
+    batchSize: options.batchSize,
+  });
+}
