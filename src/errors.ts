@@ -37,8 +37,11 @@ export class ChromaUnavailableError extends SupportBotError {
 
 /** The collection was built by another embedder (or dimension) than the one configured now. */
 export class EmbedderMismatchError extends SupportBotError {
-  constructor(message: string) {
+  /** What the collection was ingested from, as recorded by the last ingest. */
+  readonly source: string;
+  constructor(message: string, options: { source?: string } = {}) {
     super('embedder_mismatch', message);
+    this.source = options.source ?? '';
   }
 }
 
@@ -67,5 +70,19 @@ export class ChromaLaunchError extends SupportBotError {
   constructor(message: string, options: { cause?: unknown; logFile?: string; retryable?: boolean } = {}) {
     super('chroma_launch_failed', message, { cause: options.cause, retryable: options.retryable ?? false });
     this.logFile = options.logFile;
+  }
+}
+
+/** A language-model call failed; `status` is the HTTP status when the API answered. */
+export class ModelError extends SupportBotError {
+  readonly model: string;
+  readonly status: number | undefined;
+  constructor(
+    message: string,
+    options: { model: string; status?: number; retryable?: boolean; cause?: unknown },
+  ) {
+    super('model_failed', message, { cause: options.cause, retryable: options.retryable ?? false });
+    this.model = options.model;
+    this.status = options.status;
   }
 }

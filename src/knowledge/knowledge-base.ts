@@ -14,6 +14,8 @@ export interface KnowledgeBase {
   /** Resolves once Chroma is reachable and the collection is open. */
   store(): Promise<KnowledgeStore>;
   retriever(): Promise<Retriever>;
+  /** Deletes the collection (it is created afresh on next use). */
+  dropCollection(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -74,6 +76,12 @@ export function createKnowledgeBase(options: CreateKnowledgeBaseOptions): Knowle
           throw error;
         });
       return retriever;
+    },
+    async dropCollection() {
+      const { client, url } = await connection.connect();
+      await new KnowledgeStore({ client, url, collection: config.knowledge.collection, embedder }).drop();
+      store = undefined;
+      retriever = undefined;
     },
     close: () => connection.close(),
   };

@@ -84,6 +84,7 @@ export class KnowledgeStore {
           `Collection "${name}" was built with ${String(recorded.embedder)} (${String(recorded.dimension)} dimensions) ` +
             `but the configured embedder is ${embedder.id} (${embedder.dimension}): re-ingest with ` +
             '`npm run kb -- ingest PATH --rebuild`, or set KB_COLLECTION to another collection.',
+          { source: String(recorded.source ?? '') },
         );
       }
       await this.#call('record the embedder', () =>

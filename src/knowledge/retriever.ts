@@ -82,7 +82,12 @@ export class Retriever {
   }
 
   /** The `k` best chunks for a question, best first. */
-  async search(query: string, k: number, options: { signal?: AbortSignal } = {}): Promise<RetrievedChunk[]> {
+  async search(
+    query: string,
+    k: number,
+    options: { signal?: AbortSignal; maxChunksPerDocument?: number } = {},
+  ): Promise<RetrievedChunk[]> {
+    const perDocument = options.maxChunksPerDocument ?? this.#settings.maxChunksPerDocument;
     const text = query.slice(0, this.#settings.maxQueryCharacters);
     if (text.trim() === '') return [];
     const { candidates, hybrid } = this.#settings;
@@ -92,7 +97,7 @@ export class Retriever {
       this.#store.queryByVector(vector, limit),
       hybrid ? this.#lexicalIndex() : undefined,
     ]);
-    if (!lexical) return this.#limitPerDocument(vectorHits, k);
+    if (!lexical) return limitPerDocument(vectorHits, k, perDocument);
 
     const lexicalHits = lexical.index.search(text, limit);
     const byId = new Map<string, KnowledgeChunk>(vectorHits.map((hit) => [hit.id, hit]));
@@ -101,20 +106,7 @@ export class Retriever {
       const chunk = byId.get(id) ?? lexical.chunks.get(id);
       if (chunk) fused.push({ ...chunk, score });
     }
-    return this.#limitPerDocument(fused, k);
-  }
-
-  #limitPerDocument(ranked: readonly RetrievedChunk[], k: number): RetrievedChunk[] {
-    const perDocument = new Map<string, number>();
-    const results: RetrievedChunk[] = [];
-    for (const chunk of ranked) {
-      const count = perDocument.get(chunk.documentId) ?? 0;
-      if (count >= this.#settings.maxChunksPerDocument) continue;
-      perDocument.set(chunk.documentId, count + 1);
-      results.push(chunk);
-      if (results.length === k) break;
-    }
-    return results;
+    return limitPerDocument(fused, k, perDocument);
   }
 
   async #lexicalIndex(): Promise<LexicalState> {
@@ -132,4 +124,21 @@ export class Retriever {
     }
     return this.#lexical.build;
   }
+}
+
+function limitPerDocument(
+  ranked: readonly RetrievedChunk[],
+  k: number,
+  perDocumentLimit: number,
+): RetrievedChunk[] {
+  const perDocument = new Map<string, number>();
+  const results: RetrievedChunk[] = [];
+  for (const chunk of ranked) {
+    const count = perDocument.get(chunk.documentId) ?? 0;
+    if (count >= perDocumentLimit) continue;
+    perDocument.set(chunk.documentId, count + 1);
+    results.push(chunk);
+    if (results.length === k) break;
+  }
+  return results;
 }

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { projectRoot } from '../config/load.ts';
+import { EmbedderMismatchError } from '../errors.ts';
 import type { LoggerLike } from '../observability/logger-like.ts';
 import { readDocuments } from './document-reader.ts';
 import { type IngestReport, ingestDocuments } from './ingest.ts';
@@ -26,8 +27,14 @@ export async function syncKnowledgeSource(
   options: SyncKnowledgeSourceOptions,
 ): Promise<IngestReport | undefined> {
   const { knowledgeBase, logger } = options;
-  const store = await knowledgeBase.store();
   const source = path.relative(projectRoot, path.resolve(options.source));
+  const store = await knowledgeBase.store().catch(async (error: unknown) => {
+    // Built from this same source by an older embedder: derived data, so rebuild it rather than stop.
+    if (!(error instanceof EmbedderMismatchError) || error.source !== source) throw error;
+    logger?.warn({ source }, `${error.message} Rebuilding it from the configured source.`);
+    await knowledgeBase.dropCollection();
+    return knowledgeBase.store();
+  });
   const info = await store.info();
   if (info.chunks > 0 && info.source && info.source !== source) {
     logger?.info(

@@ -52,7 +52,7 @@ export function stem(word: string): string {
   let w = word;
   if (w.endsWith('sses')) w = w.slice(0, -2);
   else if (w.endsWith('ies') && w.length > 4) w = `${w.slice(0, -3)}y`;
-  else if (w.endsWith('s') && !/(ss|us|is|ys)$/.test(w)) w = w.slice(0, -1);
+  else if (w.endsWith('s') && !/(ss|us|is)$/.test(w)) w = w.slice(0, -1);
 
   for (const suffix of ['ingly', 'edly', 'ing', 'ed']) {
     if (w.endsWith(suffix) && vowel.test(w.slice(0, -suffix.length)) && w.length - suffix.length >= 3) {
@@ -299,9 +299,16 @@ interface ConceptEntry {
   stems: string[];
 }
 
-const conceptEntries: ConceptEntry[] = Object.entries(conceptPhrases).flatMap(([concept, phrases]) =>
-  phrases.map((phrase) => ({ concept, stems: splitWords(phrase).map(stem) })),
-);
+const conceptEntries: ConceptEntry[] = Object.entries(conceptPhrases).flatMap(([concept, phrases]) => {
+  // "ship" and "shipping" share a stem: one entry each, so a word counts once per concept.
+  const unique = new Map(
+    phrases.map((phrase) => {
+      const stems = splitWords(phrase).map(stem);
+      return [stems.join(' '), stems] as const;
+    }),
+  );
+  return [...unique.values()].map((stems) => ({ concept, stems }));
+});
 const conceptsByFirstStem = new Map<string, ConceptEntry[]>();
 for (const entry of conceptEntries) {
   const first = entry.stems[0];

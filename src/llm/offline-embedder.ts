@@ -22,7 +22,7 @@ const weights = {
  * overlap with synonyms — a solid partner for BM25 in hybrid search, and deterministic.
  */
 export class OfflineEmbedder implements Embedder {
-  readonly id = 'offline:hash-v1';
+  readonly id = 'offline:hash-v2';
   readonly dimension: number;
 
   constructor(options: OfflineEmbedderOptions = {}) {
