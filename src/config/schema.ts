@@ -61,6 +61,45 @@ export const configSchema = z.strictObject({
     timeoutSeconds: wholeNumber(1, 600),
     maxRetries: wholeNumber(0, 10),
   }),
+  llm: z.strictObject({
+    provider: z.enum(['auto', 'openai', 'offline'], { message: 'expected auto, openai or offline' }),
+    classifierModel: z.string().min(1),
+    answerModel: z.string().min(1),
+    classifierTemperature: z.coerce.number().min(0).max(2),
+    answerTemperature: z.coerce.number().min(0).max(2),
+    classifierTimeoutSeconds: wholeNumber(1, 600),
+    maxAnswerTokens: wholeNumber(16, 16_000),
+    streamIdleTimeoutSeconds: wholeNumber(1, 600),
+    offlineTokensPerSecond: wholeNumber(1, 10_000),
+    prices: z.record(
+      z.string(),
+      z.strictObject({ input: z.coerce.number().min(0), output: z.coerce.number().min(0) }),
+    ),
+  }),
+  intents: z.strictObject({
+    file: z.string().min(1, { message: 'expected a YAML file path' }),
+    fastPathThreshold: z.coerce.number().min(0).max(1.01),
+  }),
+  agent: z.strictObject({
+    promptsFile: z.string().min(1, { message: 'expected a YAML file path' }),
+    historyTurns: wholeNumber(0, 50),
+    maxQuestionCharacters: wholeNumber(100, 100_000),
+    maxAnswerCharacters: wholeNumber(200, 40_000),
+  }),
+  cache: z.strictObject({
+    enabled: flag,
+    ttlSeconds: wholeNumber(1, 31_536_000),
+    redisUrl: z.union([
+      z.literal(''),
+      z.string().regex(/^rediss?:\/\//, { message: 'expected redis:// or rediss://' }),
+    ]),
+    namespace: z.string().min(1),
+  }),
+  http: z.strictObject({
+    host: z.string().min(1),
+    port: wholeNumber(0, 65_535),
+    maxBodyBytes: wholeNumber(1024, 10_485_760),
+  }),
   log: z.strictObject({
     level: z.enum(logLevels, { message: `expected one of ${logLevels.join(', ')}` }),
   }),
@@ -85,6 +124,15 @@ export const environmentOverrides = [
   { name: 'EMBEDDINGS_MODEL', path: ['embeddings', 'model'] },
   { name: 'OPENAI_API_KEY', path: ['openai', 'apiKey'], secret: true },
   { name: 'OPENAI_BASE_URL', path: ['openai', 'baseUrl'] },
+  { name: 'LLM_PROVIDER', path: ['llm', 'provider'] },
+  { name: 'LLM_CLASSIFIER_MODEL', path: ['llm', 'classifierModel'] },
+  { name: 'LLM_ANSWER_MODEL', path: ['llm', 'answerModel'] },
+  { name: 'INTENT_FAST_PATH_THRESHOLD', path: ['intents', 'fastPathThreshold'] },
+  { name: 'CACHE_ENABLED', path: ['cache', 'enabled'] },
+  { name: 'CACHE_TTL_SECONDS', path: ['cache', 'ttlSeconds'] },
+  { name: 'REDIS_URL', path: ['cache', 'redisUrl'] },
+  { name: 'HOST', path: ['http', 'host'] },
+  { name: 'PORT', path: ['http', 'port'] },
   { name: 'LOG_LEVEL', path: ['log', 'level'] },
 ] as const satisfies readonly { name: string; path: readonly string[]; secret?: boolean }[];
 
