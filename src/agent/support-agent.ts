@@ -1,0 +1,669 @@
+import { randomUUID } from 'node:crypto';
+import {
+  type AnswerCache,
+  type AnswerSource,
+  answerCacheKey,
+  type CachedAnswer,
+} from '../cache/answer-cache.ts';
+import { SharedStream } from '../cache/shared-stream.ts';
+import type { HandoffReason, ThreadRef, ThreadStore } from '../conversation/thread-store.ts';
+import { toSupportBotError } from '../errors.ts';
+import type { RetrievedChunk } from '../knowledge/types.ts';
+import type { AnswerModel, ConversationTurn, TokenUsage } from '../llm/answer-model.ts';
+import { cacheableIntents, type Intent, type IntentClassifier, type IntentDecision } from '../llm/intents.ts';
+import { OfflineAnswerModel } from '../llm/offline-answer-model.ts';
+import type { LoggerLike } from '../observability/logger-like.ts';
+import type { Metrics } from '../observability/metrics.ts';
+import type { Prompts } from './prompts.ts';
+import { checkAnswer, leaksPrompt } from './validation.ts';
+
+/** A customer's (or staff member's) message, normalised by an adapter. */
+export interface IncomingMessage {
+  platform: string;
+  channelId: string;
+  /** The thread the reply goes to; a new conversation uses its own message id. */
+  threadId: string;
+  messageId: string;
+  userId: string;
+  /** Staff writing in a thread take it over. */
+  userIsStaff?: boolean;
+  text: string;
+}
+
+/** How the cache served a reply. */
+export type CacheStatus = 'hit' | 'shared' | 'miss' | 'bypass';
+
+/** A hand-off to staff, for the adapter to announce in the staff channel. */
+export interface Handoff {
+  reason: HandoffReason;
+  summary: string;
+}
+
+/** Timings of one reply, in ms from the message's arrival. */
+export interface ReplyTimings {
+  classifyMs?: number;
+  retrieveMs?: number;
+  firstTextMs?: number;
+  totalMs: number;
+}
+
+/** What the agent emits for one message, in order: start, deltas, end — or `silent`. */
+export type AgentEvent =
+  | {
+      type: 'answer-start';
+      turnId: string;
+      intent: Intent;
+      intentSource: IntentDecision['source'] | 'rule';
+      cache: CacheStatus;
+      provider: AnswerModel['kind'];
+    }
+  | { type: 'answer-delta'; text: string }
+  | {
+      type: 'answer-end';
+      turnId: string;
+      text: string;
+      intent: Intent;
+      cache: CacheStatus;
+      provider: AnswerModel['kind'];
+      sources: AnswerSource[];
+      handoff?: Handoff;
+      /** Set when the reply was given in a degraded mode (model or knowledge base down, cut stream…). */
+      degraded?: string;
+      timings: ReplyTimings;
+      usage: TokenUsage[];
+      costUsd: number;
+    }
+  | { type: 'silent'; reason: 'staff-owned' | 'staff-message' };
+
+/** Where passages come from. */
+export interface PassageSource {
+  search(
+    query: string,
+    k: number,
+    options?: { signal?: AbortSignal; maxChunksPerDocument?: number },
+  ): Promise<RetrievedChunk[]>;
+  version(): Promise<string>;
+}
+
+/** Options of {@link SupportAgent}. */
+export interface SupportAgentOptions {
+  tenant: string;
+  /** Resolves the retriever; rejects while the knowledge base is unreachable. */
+  passages: () => Promise<PassageSource>;
+  classifier: IntentClassifier;
+  answerModel: AnswerModel;
+  prompts: Prompts;
+  threads: ThreadStore;
+  /** Absent: no answer cache. */
+  cache?: AnswerCache;
+  metrics?: Metrics;
+  logger?: LoggerLike;
+  /** USD per million tokens by model. */
+  prices?: Record<string, { input: number; output: number }>;
+  /** @defaultValue 3 */
+  topK?: number;
+  /** @defaultValue 4_000 */
+  maxQuestionCharacters?: number;
+  /** @defaultValue 3_000 */
+  maxAnswerCharacters?: number;
+  now?: () => number;
+}
+
+const humanRequest =
+  /^\s*(?:(?:can|could|may) i\s+)?(?:please\s+)?(?:(?:talk|speak|chat)\s+(?:to|with)\s+|get\s+me\s+|connect\s+me\s+(?:to|with)\s+)?(?:a|an|the|some)?\s*(?:real\s+|live\s+)?(?:human|person|agent|representative|someone)(?:\s+please)?\s*[.!?]*\s*$|\b(?:talk|speak|chat)\s+(?:to|with)\s+(?:a|an|some)?\s*(?:real\s+|live\s+)?(?:human|person|agent|representative|manager|supervisor)\b/i;
+const injection =
+  /\b(?:ignore|disregard|forget)\b[^.?!]{0,40}\b(?:instructions|rules|prompt)\b|\b(?:system|initial|hidden)\s+prompt\b|\b(?:reveal|print|show|repeat)\b[^.?!]{0,30}\b(?:instructions|prompt|rules)\b|\bdeveloper mode\b|\bjailbreak\b/i;
+const thanks = /^\s*(?:thanks?|thank\s*(?:you|u)|thx|ty|cheers|appreciate)/i;
+/** Follow-ups that only make sense with the conversation before them. */
+const dependsOnHistory =
+  /\b(?:it|its|it's|that|this|those|these|they|them|one|ones|same|other|else|instead|also|too|then)\b|^\s*(?:and|but|or|what about|how about)\b/i;
+
+const guidedReplies: Partial<Record<Intent, keyof Prompts['replies']>> = {
+  order_status: 'orderStatus',
+  order_placement: 'orderPlacement',
+  refund_request: 'refundRequest',
+  complaint: 'complaint',
+};
+
+/**
+ * The platform-neutral brain: one message in, a streamed reply (or silence while staff own the
+ * thread) out. Classification and retrieval run in parallel; policy and product questions get a
+ * grounded answer from the answer model, cached and shared between identical concurrent questions;
+ * order, refund and complaint messages go to staff with a summary. Every failure ends in a useful
+ * reply: never silence, never a crash.
+ */
+export class SupportAgent {
+  readonly #options: SupportAgentOptions;
+  readonly #settings: {
+    topK: number;
+    maxQuestionCharacters: number;
+    maxAnswerCharacters: number;
+    now: () => number;
+  };
+  readonly #extractive = new OfflineAnswerModel({ tokensPerSecond: 10_000, sleep: async () => {} });
+  /** Generations in progress by cache key; `null` once the leader found the intent is not cacheable. */
+  readonly #inFlight = new Map<string, Promise<SharedStream<AgentEvent> | null>>();
+
+  constructor(options: SupportAgentOptions) {
+    this.#options = options;
+    this.#settings = {
+      topK: options.topK ?? 3,
+      maxQuestionCharacters: options.maxQuestionCharacters ?? 4_000,
+      maxAnswerCharacters: options.maxAnswerCharacters ?? 3_000,
+      now: options.now ?? performance.now.bind(performance),
+    };
+  }
+
+  /** Gives a thread back to the bot after staff took it over. */
+  resume(ref: Omit<ThreadRef, 'tenant'>): Promise<void> {
+    return this.#options.threads.resume({ ...ref, tenant: this.#options.tenant });
+  }
+
+  /** Hands a thread to staff (e.g. a staff reply noticed by an adapter). */
+  handOff(ref: Omit<ThreadRef, 'tenant'>, reason: HandoffReason, summary: string): Promise<void> {
+    this.#options.metrics?.handoffs.inc({ reason });
+    return this.#options.threads.handOff({ ...ref, tenant: this.#options.tenant }, reason, summary);
+  }
+
+  /** Answers one message. Always ends with `answer-end` or a single `silent`. */
+  async *handle(
+    message: IncomingMessage,
+    options: { signal?: AbortSignal } = {},
+  ): AsyncGenerator<AgentEvent> {
+    const started = this.#settings.now();
+    const turn = new Turn(randomUUID(), started, this.#settings.now, this.#options.answerModel.kind);
+    const ref: ThreadRef = {
+      tenant: this.#options.tenant,
+      platform: message.platform,
+      threadId: message.threadId,
+    };
+    const logger = this.#options.logger;
+    try {
+      const thread = await this.#options.threads.get(ref);
+      if (message.userIsStaff) {
+        if (thread.owner !== 'staff')
+          await this.handOff(ref, 'staff_replied', `Staff member ${message.userId} replied.`);
+        yield { type: 'silent', reason: 'staff-message' };
+        return;
+      }
+      if (thread.owner === 'staff') {
+        yield { type: 'silent', reason: 'staff-owned' };
+        return;
+      }
+      yield* this.#reply(message, ref, thread.history, turn, options.signal);
+    } catch (error) {
+      if (options.signal?.aborted) throw error;
+      // Last line of defence: whatever broke, the customer hears from us and staff are told.
+      const wrapped = toSupportBotError(error);
+      logger?.error({ turnId: turn.id, err: wrapped }, 'reply failed');
+      yield* turn.fixed(this.#options.prompts.replies.failure, 'other', 'rule', {
+        handoff: await this.#handOffSafely(ref, 'failure', summarize(message, 'other', wrapped.message)),
+        degraded: 'failure',
+      });
+    }
+  }
+
+  async *#reply(
+    message: IncomingMessage,
+    ref: ThreadRef,
+    history: ConversationTurn[],
+    turn: Turn,
+    signal: AbortSignal | undefined,
+  ): AsyncGenerator<AgentEvent> {
+    const { prompts, metrics } = this.#options;
+    const { replies } = prompts;
+    let question = message.text.trim();
+    if (question.replace(/[\p{M}\p{Cf}\s]/gu, '') === '') {
+      metrics?.messages.inc({ intent: 'other', route: 'empty' });
+      yield* turn.fixed(replies.empty, 'other', 'rule');
+      return;
+    }
+    let note = '';
+    if (question.length > this.#settings.maxQuestionCharacters) {
+      question = question.slice(0, this.#settings.maxQuestionCharacters);
+      note = `\n\n${replies.truncated.replace('{limit}', String(this.#settings.maxQuestionCharacters))}`;
+    }
+
+    if (humanRequest.test(question)) {
+      const handoff = await this.#handOffSafely(
+        ref,
+        'requested',
+        summarize(message, 'complaint', 'Customer asked for a person.'),
+      );
+      metrics?.messages.inc({ intent: 'complaint', route: 'handoff' });
+      yield* turn.fixed(replies.humanRequested + note, 'complaint', 'rule', { handoff });
+      await this.#remember(ref, question, replies.humanRequested);
+      return;
+    }
+    if (injection.test(question)) {
+      metrics?.messages.inc({ intent: 'other', route: 'refused' });
+      yield* turn.fixed(replies.refusal + note, 'other', 'rule');
+      return;
+    }
+
+    const standalone = history.length === 0 || !dependsOnHistory.test(question);
+    let cacheKey =
+      this.#options.cache && standalone && note === '' ? await this.#cacheKey(question) : undefined;
+    let lead: ((stream: SharedStream<AgentEvent> | null) => void) | undefined;
+    if (cacheKey) {
+      const cached = await this.#options.cache?.get(cacheKey).catch(() => undefined);
+      if (cached) {
+        metrics?.cache.inc({ result: 'hit' });
+        metrics?.messages.inc({ intent: cached.intent, route: 'answer' });
+        yield* turn.cached(cached, 'hit');
+        await this.#remember(ref, question, cached.text);
+        return;
+      }
+      // Single-flight: the first of several identical questions leads; the others follow its
+      // generation, or go their own way once it turns out not to be cacheable.
+      const pending = this.#inFlight.get(cacheKey);
+      if (pending) {
+        const shared = await pending;
+        if (shared) {
+          metrics?.cache.inc({ result: 'shared' });
+          yield* turn.follow(shared, signal);
+          return;
+        }
+        cacheKey = undefined;
+      } else {
+        const key = cacheKey;
+        this.#inFlight.set(
+          key,
+          new Promise((resolve) => {
+            lead = (stream) => {
+              if (!stream) this.#inFlight.delete(key);
+              resolve(stream);
+            };
+          }),
+        );
+      }
+    }
+    try {
+      yield* this.#route(message, ref, history, question, note, cacheKey, lead, turn, signal);
+    } finally {
+      lead?.(null);
+    }
+  }
+
+  async *#route(
+    message: IncomingMessage,
+    ref: ThreadRef,
+    history: ConversationTurn[],
+    question: string,
+    note: string,
+    cacheKey: string | undefined,
+    lead: ((stream: SharedStream<AgentEvent> | null) => void) | undefined,
+    turn: Turn,
+    signal: AbortSignal | undefined,
+  ): AsyncGenerator<AgentEvent> {
+    const { prompts, metrics } = this.#options;
+    const { replies } = prompts;
+    // Classification and retrieval in parallel; retrieval is speculative and unused for some intents.
+    const classifyStarted = this.#settings.now();
+    const classification = this.#options.classifier
+      .classify(question, signal ? { signal } : {})
+      .then((decision) => {
+        turn.timings.classifyMs = this.#settings.now() - classifyStarted;
+        return decision;
+      });
+    const retrieval = this.#options
+      .passages()
+      .then((source) => this.#search(source, question, signal))
+      .then(
+        (passages) => {
+          turn.timings.retrieveMs = this.#settings.now() - classifyStarted;
+          return { passages, error: undefined };
+        },
+        (error: unknown) => ({ passages: [] as RetrievedChunk[], error: toSupportBotError(error) }),
+      );
+    const decision = await classification;
+    metrics?.classification.inc({ path: decision.source });
+    const intent = decision.intent;
+
+    if (intent === 'greeting' || intent === 'other') {
+      const text =
+        intent === 'other' ? replies.other : thanks.test(question) ? replies.thanks : replies.greeting;
+      metrics?.messages.inc({ intent, route: 'reply' });
+      yield* turn.fixed(text + note, intent, decision.source);
+      await this.#remember(ref, question, text);
+      return;
+    }
+    const guided = guidedReplies[intent];
+    if (guided) {
+      const handoff = await this.#handOffSafely(ref, intent as HandoffReason, summarize(message, intent));
+      metrics?.messages.inc({ intent, route: 'handoff' });
+      yield* turn.fixed(replies[guided] + note, intent, decision.source, { handoff });
+      await this.#remember(ref, question, replies[guided]);
+      return;
+    }
+
+    // policy_question or product_inquiry: a grounded answer, shared with identical questions.
+    metrics?.messages.inc({ intent, route: 'answer' });
+    const answer = async function* (this: SupportAgent, answerSignal: AbortSignal | undefined) {
+      const { passages, error } = await retrieval;
+      if (error) {
+        this.#options.logger?.warn({ turnId: turn.id, err: error }, 'retrieval failed; handing off');
+        metrics?.degraded.inc({ reason: 'knowledge_unavailable' });
+        const handoff = await this.#handOffSafely(
+          ref,
+          'knowledge_unavailable',
+          summarize(message, intent, error.message),
+        );
+        yield* turn.fixed(replies.knowledgeDown + note, intent, decision.source, {
+          handoff,
+          degraded: 'knowledge_unavailable',
+        });
+        return;
+      }
+      yield* this.#generate(
+        question,
+        passages,
+        history,
+        intent,
+        decision.source,
+        turn,
+        note,
+        answerSignal,
+        ref,
+      );
+    }.bind(this);
+
+    if (!cacheKey || !lead || !cacheableIntents.has(intent)) {
+      metrics?.cache.inc({ result: 'bypass' });
+      yield* answer(signal);
+      return;
+    }
+    metrics?.cache.inc({ result: 'miss' });
+    const shared = new SharedStream<AgentEvent>();
+    lead(shared);
+    let end: (AgentEvent & { type: 'answer-end' }) | undefined;
+    try {
+      // Not tied to this customer's signal: others may be following the generation.
+      for await (const event of answer(undefined)) {
+        shared.push(event);
+        if (event.type === 'answer-end') end = event;
+        if (!signal?.aborted) yield event;
+      }
+      shared.end();
+      if (end && !end.degraded) {
+        const cached: CachedAnswer = {
+          text: end.text,
+          intent,
+          sources: end.sources,
+          model: this.#options.answerModel.id,
+          createdAt: Date.now(),
+        };
+        // Written before the flight lands, so no identical question slips between the two.
+        await this.#options.cache?.set(cacheKey, cached).catch((error: unknown) => {
+          this.#options.logger?.warn(
+            { turnId: turn.id, err: toSupportBotError(error) },
+            'answer cache write failed',
+          );
+        });
+      }
+    } catch (error) {
+      shared.end(error);
+      throw error;
+    } finally {
+      this.#inFlight.delete(cacheKey);
+    }
+  }
+
+  async *#generate(
+    question: string,
+    passages: RetrievedChunk[],
+    history: ConversationTurn[],
+    intent: Intent,
+    intentSource: IntentDecision['source'],
+    turn: Turn,
+    note: string,
+    signal: AbortSignal | undefined,
+    ref: ThreadRef,
+  ): AsyncGenerator<AgentEvent> {
+    const { answerModel, prompts, metrics, logger } = this.#options;
+    const { replies } = prompts;
+    const sources = toSources(passages);
+    yield turn.start(intent, intentSource, 'miss');
+    let text = '';
+    let shown = false;
+    let degraded: string | undefined;
+    const usage: TokenUsage[] = [];
+    try {
+      for await (const event of answerModel.streamAnswer({
+        systemPrompt: prompts.systemPrompt,
+        question,
+        passages,
+        history,
+        ...(signal ? { signal } : {}),
+      })) {
+        if (event.type === 'end') {
+          if (event.usage) usage.push(event.usage);
+          continue;
+        }
+        if (leaksPrompt(text + event.text, prompts.systemPrompt)) {
+          degraded = 'prompt_leak';
+          break;
+        }
+        if (text.length + event.text.length > this.#settings.maxAnswerCharacters) {
+          degraded = 'too_long';
+          break;
+        }
+        text += event.text;
+        if (!shown && text.trim() !== '') {
+          shown = true;
+          turn.markFirstText();
+        }
+        if (shown) yield { type: 'answer-delta', text: event.text };
+      }
+    } catch (error) {
+      if (signal?.aborted) throw error;
+      const wrapped = toSupportBotError(error);
+      logger?.warn({ turnId: turn.id, err: wrapped, afterText: shown }, 'answer model failed');
+      degraded = shown ? 'model_interrupted' : 'model_unavailable';
+    }
+
+    let finalText = text;
+    if (degraded === 'model_unavailable') {
+      // Model down before any text: the extractive answer from the same passages, and a person on offer.
+      finalText = `${replies.modelDown}\n\n${this.#extractive.compose(question, passages)}\n\n${replies.offerHuman}`;
+    } else if (degraded === 'model_interrupted') {
+      finalText = `${text}\n\n${replies.interrupted}`;
+    } else if (degraded === 'prompt_leak') {
+      finalText = replies.refusal;
+    } else if (degraded === 'too_long') {
+      finalText = `${cutAtSentence(text)}\n\n${replies.offerHuman}`;
+    } else {
+      const verdict = checkAnswer(text, passages);
+      if (!verdict.ok) {
+        degraded = `invalid_${verdict.reason}`;
+        finalText = `${this.#extractive.compose(question, passages)}\n\n${replies.offerHuman}`;
+      }
+    }
+    if (degraded) metrics?.degraded.inc({ reason: degraded });
+    finalText += note;
+    if (!shown) turn.markFirstText();
+    // Deltas may have been cut short or replaced: the end event carries the text the customer keeps.
+    if (finalText.startsWith(text) && finalText.length > text.length) {
+      yield { type: 'answer-delta', text: finalText.slice(text.length) };
+    }
+    for (const entry of usage) this.#recordUsage(entry, turn);
+    yield turn.end(finalText, intent, 'miss', {
+      sources,
+      usage,
+      ...(degraded ? { degraded } : {}),
+    });
+    await this.#remember(ref, question, finalText);
+  }
+
+  /**
+   * The top-k passages, one per document, as the answer model's prompt gets them. The extractive
+   * provider reads more of each of those documents: it cannot infer what a nearby chunk says.
+   */
+  async #search(
+    source: PassageSource,
+    question: string,
+    signal: AbortSignal | undefined,
+  ): Promise<RetrievedChunk[]> {
+    const { topK } = this.#settings;
+    if (this.#options.answerModel.kind !== 'offline')
+      return source.search(question, topK, signal ? { signal } : {});
+    const wide = await source.search(question, topK * 3, {
+      ...(signal ? { signal } : {}),
+      maxChunksPerDocument: 3,
+    });
+    const documents = [...new Set(wide.map((chunk) => chunk.documentId))].slice(0, topK);
+    return wide.filter((chunk) => documents.includes(chunk.documentId));
+  }
+
+  async #cacheKey(question: string): Promise<string | undefined> {
+    try {
+      const source = await this.#options.passages();
+      return answerCacheKey({
+        tenant: this.#options.tenant,
+        question,
+        knowledgeBaseVersion: await source.version(),
+        promptVersion: this.#options.prompts.version,
+        model: this.#options.answerModel.id,
+      });
+    } catch {
+      return undefined;
+    }
+  }
+
+  #recordUsage(usage: TokenUsage, turn: Turn): void {
+    const price = this.#options.prices?.[usage.model];
+    const cost = price ? (usage.promptTokens * price.input + usage.completionTokens * price.output) / 1e6 : 0;
+    turn.costUsd += cost;
+    const metrics = this.#options.metrics;
+    metrics?.tokens.inc({ model: usage.model, kind: 'prompt' }, usage.promptTokens);
+    metrics?.tokens.inc({ model: usage.model, kind: 'completion' }, usage.completionTokens);
+    if (cost > 0) metrics?.costUsd.inc({ model: usage.model }, cost);
+  }
+
+  async #remember(ref: ThreadRef, question: string, answer: string): Promise<void> {
+    await this.#options.threads.appendTurn(ref, { question, answer }).catch((error: unknown) => {
+      this.#options.logger?.warn({ err: toSupportBotError(error) }, 'thread history write failed');
+    });
+  }
+
+  async #handOffSafely(ref: ThreadRef, reason: HandoffReason, summary: string): Promise<Handoff> {
+    this.#options.metrics?.handoffs.inc({ reason });
+    await this.#options.threads.handOff(ref, reason, summary).catch((error: unknown) => {
+      this.#options.logger?.error({ err: toSupportBotError(error) }, 'hand-off could not be recorded');
+    });
+    return { reason, summary };
+  }
+}
+
+/** One reply in the making: its id, timings and cost, and the events that frame it. */
+class Turn {
+  readonly timings: Omit<ReplyTimings, 'totalMs'> = {};
+  costUsd = 0;
+
+  constructor(
+    readonly id: string,
+    readonly started: number,
+    readonly now: () => number,
+    readonly provider: AnswerModel['kind'],
+  ) {}
+
+  start(intent: Intent, intentSource: IntentDecision['source'] | 'rule', cache: CacheStatus): AgentEvent {
+    return { type: 'answer-start', turnId: this.id, intent, intentSource, cache, provider: this.provider };
+  }
+
+  markFirstText(): void {
+    this.timings.firstTextMs ??= this.now() - this.started;
+  }
+
+  end(
+    text: string,
+    intent: Intent,
+    cache: CacheStatus,
+    extra: { sources?: AnswerSource[]; usage?: TokenUsage[]; handoff?: Handoff; degraded?: string } = {},
+  ): AgentEvent {
+    return {
+      type: 'answer-end',
+      turnId: this.id,
+      text,
+      intent,
+      cache,
+      provider: this.provider,
+      sources: extra.sources ?? [],
+      ...(extra.handoff ? { handoff: extra.handoff } : {}),
+      ...(extra.degraded ? { degraded: extra.degraded } : {}),
+      timings: { ...this.timings, totalMs: this.now() - this.started },
+      usage: extra.usage ?? [],
+      costUsd: this.costUsd,
+    };
+  }
+
+  *fixed(
+    text: string,
+    intent: Intent,
+    source: IntentDecision['source'] | 'rule',
+    extra: { handoff?: Handoff; degraded?: string } = {},
+  ): Generator<AgentEvent> {
+    yield this.start(intent, source, 'bypass');
+    this.markFirstText();
+    yield { type: 'answer-delta', text };
+    yield this.end(text, intent, 'bypass', extra);
+  }
+
+  *cached(answer: CachedAnswer, cache: CacheStatus): Generator<AgentEvent> {
+    yield this.start(answer.intent, 'rule', cache);
+    this.markFirstText();
+    yield { type: 'answer-delta', text: answer.text };
+    yield this.end(answer.text, answer.intent, cache, { sources: answer.sources });
+  }
+
+  /** Replays a generation in progress (single-flight), as this turn's own reply. */
+  async *follow(
+    shared: SharedStream<AgentEvent>,
+    signal: AbortSignal | undefined,
+  ): AsyncGenerator<AgentEvent> {
+    for await (const event of shared.read(signal)) {
+      if (event.type === 'answer-start') yield { ...event, turnId: this.id, cache: 'shared' };
+      else if (event.type === 'answer-delta') {
+        this.markFirstText();
+        yield event;
+      } else if (event.type === 'answer-end') {
+        yield {
+          ...event,
+          turnId: this.id,
+          cache: 'shared',
+          // The tokens were paid once, by the generating turn.
+          usage: [],
+          costUsd: 0,
+          timings: { ...this.timings, totalMs: this.now() - this.started },
+        };
+      }
+    }
+  }
+}
+
+function toSources(passages: readonly RetrievedChunk[]): AnswerSource[] {
+  const seen = new Map<string, AnswerSource>();
+  for (const passage of passages) {
+    if (!seen.has(passage.documentId)) {
+      seen.set(passage.documentId, {
+        documentId: passage.documentId,
+        title: passage.title,
+        ...(passage.url ? { url: passage.url } : {}),
+      });
+    }
+  }
+  return [...seen.values()];
+}
+
+function summarize(message: IncomingMessage, intent: Intent, detail?: string): string {
+  const text = message.text.trim().replace(/\s+/g, ' ');
+  const excerpt = text.length > 300 ? `${text.slice(0, 300)}…` : text;
+  return [`${intent.replace('_', ' ')} from ${message.userId} in ${message.platform}`, `"${excerpt}"`, detail]
+    .filter(Boolean)
+    .join(' — ');
+}
+
+function cutAtSentence(text: string): string {
+  const cut = text.search(/[.!?][^.!?]*$/);
+  return cut > text.length / 2 ? text.slice(0, cut + 1) : `${text.trimEnd()}…`;
+}

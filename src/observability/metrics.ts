@@ -1,0 +1,81 @@
+import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+
+/** The bot's metrics, in one registry exposed at GET /metrics. */
+export interface Metrics {
+  registry: Registry;
+  messages: Counter<'intent' | 'route'>;
+  cache: Counter<'result'>;
+  classification: Counter<'path'>;
+  tokens: Counter<'model' | 'kind'>;
+  costUsd: Counter<'model'>;
+  handoffs: Counter<'reason'>;
+  degraded: Counter<'reason'>;
+  firstTokenSeconds: Histogram<'cache'>;
+  answerSeconds: Histogram<'cache'>;
+}
+
+/** Creates the registry and every metric (with Node's process metrics: memory, CPU, event loop). */
+export function createMetrics(options: { processMetrics?: boolean } = {}): Metrics {
+  const registry = new Registry();
+  if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'supportbot_' });
+  const buckets = [0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60];
+  return {
+    registry,
+    messages: new Counter({
+      name: 'supportbot_messages_total',
+      help: 'Customer messages by intent and route',
+      labelNames: ['intent', 'route'],
+      registers: [registry],
+    }),
+    cache: new Counter({
+      name: 'supportbot_answer_cache_total',
+      help: 'Answer cache lookups: hit, shared (single-flight), miss, bypass',
+      labelNames: ['result'],
+      registers: [registry],
+    }),
+    classification: new Counter({
+      name: 'supportbot_classifications_total',
+      help: 'Classifications by path: local fast path or model',
+      labelNames: ['path'],
+      registers: [registry],
+    }),
+    tokens: new Counter({
+      name: 'supportbot_tokens_total',
+      help: 'Model tokens by model and kind (prompt, completion)',
+      labelNames: ['model', 'kind'],
+      registers: [registry],
+    }),
+    costUsd: new Counter({
+      name: 'supportbot_cost_usd_total',
+      help: 'Model cost in USD from the price table',
+      labelNames: ['model'],
+      registers: [registry],
+    }),
+    handoffs: new Counter({
+      name: 'supportbot_handoffs_total',
+      help: 'Threads handed to staff, by reason',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
+    degraded: new Counter({
+      name: 'supportbot_degraded_replies_total',
+      help: 'Replies given in a degraded mode, by reason',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
+    firstTokenSeconds: new Histogram({
+      name: 'supportbot_first_token_seconds',
+      help: 'Time from message to first answer text',
+      labelNames: ['cache'],
+      buckets,
+      registers: [registry],
+    }),
+    answerSeconds: new Histogram({
+      name: 'supportbot_answer_seconds',
+      help: 'Time from message to complete answer',
+      labelNames: ['cache'],
+      buckets,
+      registers: [registry],
+    }),
+  };
+}
