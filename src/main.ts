@@ -1,25 +1,37 @@
+import type { AddressInfo } from 'node:net';
+import { createHttpAdapter } from '../adapters/http/server.ts';
+import { createSupportBot } from './app.ts';
 import { loadConfig } from './config/load.ts';
 import { toSupportBotError } from './errors.ts';
-import { createKnowledgeBase } from './knowledge/knowledge-base.ts';
 import { syncKnowledgeSource } from './knowledge/sync-source.ts';
-import { createEmbedder } from './llm/create-embedder.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
 
 /**
- * The composition root: builds every part from configuration, brings the knowledge base up to
- * date, and reports ready. One handler per process for errors and signals.
+ * Starts the bot: the core from configuration, the knowledge base brought up to date, then the
+ * HTTP API and web chat. One handler per process for errors and signals.
  */
 async function main(): Promise<void> {
   let logger: Logger | undefined;
   try {
     const config = loadConfig();
     logger = createLogger({ level: config.log.level });
-    const embedder = createEmbedder(config);
-    const knowledgeBase = createKnowledgeBase({ config, embedder, logger });
+    const bot = await createSupportBot({ config, logger });
+    const server = createHttpAdapter({
+      agent: bot.agent,
+      metrics: bot.metrics,
+      logger,
+      maxBodyBytes: config.http.maxBodyBytes,
+      health: () => bot.health(),
+    });
 
+    let stopping = false;
     const shutdown = async (signal: NodeJS.Signals) => {
+      if (stopping) return;
+      stopping = true;
       logger?.info({ signal }, 'shutting down');
-      await knowledgeBase.close();
+      server.close();
+      server.closeAllConnections();
+      await bot.close();
       process.exit(signal === 'SIGINT' ? 130 : 143);
     };
     process.once('SIGINT', shutdown);
@@ -27,19 +39,25 @@ async function main(): Promise<void> {
 
     const started = performance.now();
     const report = await syncKnowledgeSource({
-      knowledgeBase,
+      knowledgeBase: bot.knowledgeBase,
       source: config.knowledge.source,
       chunkTokens: config.knowledge.chunkTokens,
       batchSize: config.embeddings.batchSize,
       logger,
     });
-    const { url } = await knowledgeBase.connection.connect();
-    const info = await (await knowledgeBase.store()).info();
+    const info = await (await bot.knowledgeBase.store()).info();
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.http.port, config.http.host, resolve);
+    });
+    const { port } = server.address() as AddressInfo;
+    const url = `http://${config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host}:${port}/`;
     logger.info(
       {
-        chroma: url,
+        url,
+        provider: bot.models.provider,
+        embedder: bot.knowledgeBase.embedder.id,
         collection: config.knowledge.collection,
-        embedder: embedder.id,
         chunks: info.chunks,
         version: info.version,
         embedded: report?.added ?? 0,
@@ -47,17 +65,7 @@ async function main(): Promise<void> {
       },
       'ready',
     );
-
-    // Watch the vector store while serving, so an outage shows up in the log before a customer notices.
-    const watch = setInterval(() => {
-      knowledgeBase.connection
-        .connect()
-        .then(({ client }) => client.heartbeat())
-        .catch((error: unknown) =>
-          logger?.warn({ err: toSupportBotError(error) }, 'chroma heartbeat failed; answers will degrade'),
-        );
-    }, 30_000);
-    process.once('exit', () => clearInterval(watch));
+    process.stderr.write(`\nSupport bot ready: open ${url} to chat (${bot.models.provider} answers).\n\n`);
   } catch (error) {
     const wrapped = toSupportBotError(error);
     if (logger) logger.fatal({ code: wrapped.code, err: wrapped }, wrapped.message);

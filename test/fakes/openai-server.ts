@@ -461,9 +461,14 @@ export function defaultRespond(request: ChatRequest): string {
   if (isClassification(request)) {
     return JSON.stringify({ intent: keywordIntent(question), confidence: 0.9 });
   }
+  // Numbered passages ("[1] …") are the grounding; the instructions around them are not answer text.
   const context = request.messages
-    .filter((message) => message.role !== 'user' || message !== request.messages.at(-1))
-    .map(contentOf)
+    .filter((message) => message.role === 'system')
+    .map((message) => {
+      const text = contentOf(message);
+      const passages = text.indexOf('\n[1] ');
+      return passages === -1 ? text : text.slice(passages);
+    })
     .join('\n');
   const sentences = (context.match(/[^.!?\n]+[.!?]/g) ?? [])
     .map((sentence) => sentence.trim())
