@@ -61,7 +61,7 @@ const fake = await startFakeOpenAI({
 process.stdout.write(
   `fake OpenAI at ${fake.url} (ttft ${profile.ttftMs} ms, ${profile.tokensPerSecond} tokens/s, ` +
     `${profile.answerTokens}-token answers; ${cheapModel} ttft ${cheapTtftMs} ms)\n` +
-    `try: OPENAI_BASE_URL=${fake.url} OPENAI_API_KEY=test npm start\n`,
+    `try: OPENAI_BASE_URL=${fake.url} OPENAI_API_KEY=test EMBEDDINGS_PROVIDER=offline npm start\n`,
 );
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
