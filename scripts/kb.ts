@@ -91,11 +91,9 @@ async function ingest(
   // Read everything before touching the store, so bad input never leaves a half-written collection.
   const read = await readDocuments(inputPath);
   for (const problem of read.problems) process.stderr.write(`kb: ${problem.message}\n`);
+  // --rebuild drops the collection before opening it, so one built by another embedder can be replaced.
+  if (rebuild) await knowledgeBase.dropCollection();
   const store = await knowledgeBase.store();
-  if (rebuild) {
-    await store.drop();
-    await store.open();
-  }
   const progress = createProgress();
   const started = performance.now();
   const report = await ingestDocuments({

@@ -1,4 +1,4 @@
-import { analyze } from './text-analysis.ts';
+import { analyze, stem, withinOneEdit } from './text-analysis.ts';
 import type { KnowledgeChunk } from './types.ts';
 
 /** A lexical search result. */
@@ -13,12 +13,14 @@ export interface LexicalIndexOptions {
   k1?: number;
   /** BM25 length normalisation. @defaultValue 0.75 */
   b?: number;
-  /** How much a term in the title counts, relative to the body. @defaultValue 2 */
+  /** How much a term in the title counts, relative to the body. @defaultValue 2.5 */
   titleWeight?: number;
   /** How much a term in the headings counts, relative to the body. @defaultValue 1.5 */
   headingWeight?: number;
-  /** Weight of concept (synonym) matches, relative to a word match. @defaultValue 0.6 */
+  /** Weight of concept (synonym) matches, relative to a word match. @defaultValue 0.8 */
   conceptWeight?: number;
+  /** Weight of a matching pair of adjacent words, on top of the words themselves. @defaultValue 0.5 */
+  bigramWeight?: number;
   /** Weight of a near-miss spelling (one edit away) of a query word. @defaultValue 0.7 */
   fuzzyWeight?: number;
 }
@@ -26,9 +28,10 @@ export interface LexicalIndexOptions {
 const defaults = {
   k1: 1.2,
   b: 0.75,
-  titleWeight: 2,
+  titleWeight: 2.5,
   headingWeight: 1.5,
-  conceptWeight: 0.6,
+  conceptWeight: 0.8,
+  bigramWeight: 0.5,
   fuzzyWeight: 0.7,
 } as const satisfies Required<LexicalIndexOptions>;
 
@@ -40,8 +43,9 @@ interface Posting {
 
 /**
  * BM25F over chunks in memory: title and heading words weigh more than body words, help-center
- * concepts let "money back" find "refunds", and a query word that is not in the vocabulary is
- * matched to words one edit away (typos).
+ * concepts let "money back" find "refunds", adjacent word pairs reward phrases, and a query word
+ * that is not in the vocabulary is matched to words one edit away (typos) or to the two words it
+ * runs together ("voicemail" for "voice mail").
  */
 export class LexicalIndex {
   readonly #ids: string[];
@@ -53,7 +57,7 @@ export class LexicalIndex {
 
   constructor(chunks: readonly KnowledgeChunk[], options: LexicalIndexOptions = {}) {
     this.#settings = { ...defaults, ...options };
-    const { titleWeight, headingWeight, conceptWeight } = this.#settings;
+    const { titleWeight, headingWeight, conceptWeight, bigramWeight } = this.#settings;
     this.#ids = chunks.map((chunk) => chunk.id);
     this.#lengths = new Float64Array(chunks.length);
     chunks.forEach((chunk, position) => {
@@ -68,7 +72,10 @@ export class LexicalIndex {
       let length = 0;
       for (const [text, weight] of fields) {
         const { terms, concepts } = analyze(text);
-        for (const term of terms) add(term, weight);
+        terms.forEach((term, index) => {
+          add(term, weight);
+          if (index > 0) add(`${terms[index - 1]} ${term}`, weight * bigramWeight);
+        });
         for (const concept of concepts) add(concept, weight * conceptWeight);
         length += terms.length * weight;
       }
@@ -78,7 +85,7 @@ export class LexicalIndex {
         if (!list) {
           list = [];
           this.#postings.set(term, list);
-          if (!term.startsWith('#')) {
+          if (!term.startsWith('#') && !term.includes(' ')) {
             const sameLength = this.#byLength.get(term.length) ?? [];
             sameLength.push(term);
             this.#byLength.set(term.length, sameLength);
@@ -98,16 +105,8 @@ export class LexicalIndex {
 
   /** The `k` best chunks for a query, best first; only chunks sharing something with it. */
   search(query: string, k: number): LexicalHit[] {
-    const { terms, concepts } = analyze(query);
-    const queryWeights = new Map<string, number>();
-    const add = (term: string, weight: number) =>
-      queryWeights.set(term, Math.max(queryWeights.get(term) ?? 0, weight));
-    for (const term of terms) {
-      if (this.#postings.has(term)) add(term, 1);
-      else for (const near of this.#nearTerms(term)) add(near, this.#settings.fuzzyWeight);
-    }
-    for (const concept of concepts) add(concept, this.#settings.conceptWeight);
-
+    if (k <= 0) return [];
+    const queryWeights = this.#queryTerms(query);
     const { k1, b } = this.#settings;
     const count = this.#ids.length;
     const scores = new Float64Array(count);
@@ -116,9 +115,9 @@ export class LexicalIndex {
       if (!postings) continue;
       const idf = Math.log(1 + (count - postings.length + 0.5) / (postings.length + 0.5));
       for (const { chunk, frequency } of postings) {
-        const norm = k1 * (1 - b + (b * (this.#lengths[chunk] ?? 0)) / this.#averageLength);
+        const norm = k1 * (1 - b + (b * (this.#lengths[chunk] as number)) / this.#averageLength);
         scores[chunk] =
-          (scores[chunk] ?? 0) + queryWeight * idf * ((frequency * (k1 + 1)) / (frequency + norm));
+          (scores[chunk] as number) + queryWeight * idf * ((frequency * (k1 + 1)) / (frequency + norm));
       }
     }
     const hits: LexicalHit[] = [];
@@ -127,6 +126,43 @@ export class LexicalIndex {
     });
     hits.sort((left, right) => right.score - left.score);
     return hits.slice(0, k);
+  }
+
+  /** Query terms with their weights: words, their pairs, concepts, and stand-ins for unknown words. */
+  #queryTerms(query: string): Map<string, number> {
+    const { terms, concepts, words } = analyze(query);
+    const { conceptWeight, bigramWeight, fuzzyWeight } = this.#settings;
+    const weights = new Map<string, number>();
+    const add = (term: string, weight: number) => weights.set(term, Math.max(weights.get(term) ?? 0, weight));
+    terms.forEach((term, index) => {
+      const previous = terms[index - 1];
+      if (previous !== undefined) {
+        add(`${previous} ${term}`, bigramWeight);
+        const joined = stem(`${words[index - 1]}${words[index]}`);
+        if (this.#postings.has(joined)) add(joined, 1);
+      }
+      if (this.#postings.has(term)) {
+        add(term, 1);
+        return;
+      }
+      const parts = this.#split(words[index] as string);
+      if (parts) for (const part of parts) add(part, 1);
+      else for (const near of this.#nearTerms(term)) add(near, fuzzyWeight);
+    });
+    for (const concept of concepts) add(concept, conceptWeight);
+    return weights;
+  }
+
+  /**
+   * The two words an unknown word runs together ("voicemail" → "voice mail"), when the index has
+   * them side by side.
+   */
+  #split(word: string): string[] | undefined {
+    for (let cut = 2; cut <= word.length - 2; cut++) {
+      const pair = `${stem(word.slice(0, cut))} ${stem(word.slice(cut))}`;
+      if (this.#postings.has(pair)) return [...pair.split(' '), pair];
+    }
+    return undefined;
   }
 
   /** Vocabulary words one edit (insert, delete, substitute, swap) away from a word of 5+ letters. */
@@ -140,35 +176,4 @@ export class LexicalIndex {
     }
     return near;
   }
-}
-
-function withinOneEdit(left: string, right: string): boolean {
-  if (left === right) return true;
-  if (left.length === right.length) {
-    let first = -1;
-    let differences = 0;
-    for (let index = 0; index < left.length; index++) {
-      if (left[index] === right[index]) continue;
-      differences++;
-      if (differences === 1) first = index;
-      else if (
-        differences === 2 &&
-        index === first + 1 &&
-        left[first] === right[index] &&
-        left[index] === right[first]
-      )
-        continue;
-      else return false;
-    }
-    return true;
-  }
-  const [shorter, longer] = left.length < right.length ? [left, right] : [right, left];
-  if (longer.length - shorter.length !== 1) return false;
-  let skipped = false;
-  for (let short = 0, long = 0; short < shorter.length; long++) {
-    if (shorter[short] === longer[long]) short++;
-    else if (skipped) return false;
-    else skipped = true;
-  }
-  return true;
 }

@@ -10,7 +10,7 @@ export interface EmbedOptions {
  * {@link Embedder.dimension} and refuses to mix vectors of two embedders.
  */
 export interface Embedder {
-  /** Names the model and its version, e.g. `openai:text-embedding-3-small` or `offline:hash-v2`. */
+  /** Names the model and its version, e.g. `openai:text-embedding-3-small` or `offline:hash-v3`. */
   readonly id: string;
   /** Length of every vector this embedder returns. */
   readonly dimension: number;

@@ -101,7 +101,7 @@ describe('the agent behind the HTTP API, with real Chroma and the openai client 
     fake.setProfile({ ttftMs: 200, tokensPerSecond: 100 }, 'gpt-4-turbo');
     const reply = await postMessage(running.url, {
       conversationId: fresh(),
-      text: 'How many days do I have to return an unused item?',
+      text: 'How many days after delivery can I return something?',
     });
     expect(reply.status).toBe(200);
     expect(reply.start).toMatchObject({ intent: 'policy_question', cache: 'miss', provider: 'openai' });
