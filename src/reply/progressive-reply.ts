@@ -1,3 +1,4 @@
+import { SupportBotError } from '../errors.ts';
 import type { LoggerLike } from '../observability/logger-like.ts';
 import { BudgetScheduler, priority } from './budget-scheduler.ts';
 import type { Clock } from './clock.ts';
@@ -237,9 +238,11 @@ export class ProgressiveReply<Target> {
       return;
     }
     const final = this.#final !== undefined;
+    // The first answer text over the placeholder matters as much as the placeholder itself.
+    const firstText = this.#shown.length === 1 && this.#shown[0]?.text === this.#options.placeholder;
     const taskPriority = final
       ? priority.final
-      : this.#shown.length === 0
+      : this.#shown.length === 0 || firstText
         ? priority.first
         : step.operation === 'post'
           ? priority.continuation
@@ -294,7 +297,9 @@ export class ProgressiveReply<Target> {
         this.#clock.now() + error.retryAfterMs,
       );
     }
-    if (this.#attempts < maxAttempts * (error instanceof RateLimitedError ? 3 : 1)) {
+    // A refusal that will not change (revoked token, not in channel) skips the retries.
+    const retryable = !(error instanceof SupportBotError) || error.retryable;
+    if (retryable && this.#attempts < maxAttempts * (error instanceof RateLimitedError ? 3 : 1)) {
       logger?.debug({ err: error, attempt: this.#attempts }, 'reply operation failed; retrying');
       if (!(error instanceof RateLimitedError))
         await this.#clock.sleep(retryBaseMs * 2 ** (this.#attempts - 1));
@@ -320,23 +325,35 @@ export class ProgressiveReply<Target> {
       const firstStale = desired.findIndex((text, index) => this.#shown[index]?.text !== text);
       try {
         const fresh: ShownMessage[] = [];
-        for (const text of desired.slice(firstStale))
-          fresh.push({ id: await transport.postMessage(this.#target, text), text });
+        for (const text of desired.slice(firstStale)) fresh.push({ id: await this.#pacedPost(text), text });
         const stale = this.#shown.splice(firstStale, this.#shown.length - firstStale, ...fresh);
         for (const message of stale)
           await transport.deleteMessage?.(this.#target, message.id).catch(() => undefined);
         this.updateTimes.push(this.#clock.now());
         this.#settle();
         return;
-      } catch (error) {
-        cause = error;
+      } catch {
+        // The original failure is the one worth reporting.
       }
     }
-    await transport
-      .postMessage(this.#target, transport.render(this.#options.failureText))
-      .catch(() => undefined);
+    await this.#pacedPost(transport.render(this.#options.failureText)).catch(() => undefined);
     this.#settled = true;
     this.#reject(new ReplyDeliveryError('The reply could not be delivered to the platform.', { cause }));
+  }
+
+  /** A post that still spends the channel's budget, as every operation does. */
+  async #pacedPost(text: string): Promise<string> {
+    const { transport } = this.#options;
+    let id = '';
+    await this.#scheduler.schedule({
+      priority: priority.final,
+      scopes: transport.scopes(this.#target, 'post'),
+      owner: this,
+      run: async () => {
+        id = await transport.postMessage(this.#target, text);
+      },
+    });
+    return id;
   }
 
   #settle(): void {
