@@ -1,8 +1,10 @@
 import type { AddressInfo } from 'node:net';
 import { createHttpAdapter } from '../adapters/http/server.ts';
+import { createSlackBot, type SlackBot } from '../adapters/slack/slack-bot.ts';
 import { createSupportBot } from './app.ts';
 import { loadConfig } from './config/load.ts';
 import { toSupportBotError } from './errors.ts';
+import { FeedbackStore } from './feedback/feedback-store.ts';
 import { syncKnowledgeSource } from './knowledge/sync-source.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
 
@@ -24,6 +26,7 @@ async function main(): Promise<void> {
       health: () => bot.health(),
     });
 
+    let slack: SlackBot | undefined;
     let stopping = false;
     const shutdown = async (signal: NodeJS.Signals) => {
       if (stopping) return;
@@ -31,6 +34,7 @@ async function main(): Promise<void> {
       logger?.info({ signal }, 'shutting down');
       server.close();
       server.closeAllConnections();
+      await slack?.stop();
       await bot.close();
       process.exit(signal === 'SIGINT' ? 130 : 143);
     };
@@ -51,6 +55,19 @@ async function main(): Promise<void> {
       server.listen(config.http.port, config.http.host, resolve);
     });
     const { port } = server.address() as AddressInfo;
+    if (config.slack.botToken) {
+      slack = createSlackBot({
+        config: config.slack,
+        agent: bot.agent,
+        store: bot.store,
+        feedback: new FeedbackStore({ store: bot.store }),
+        metrics: bot.metrics,
+        logger,
+      });
+      const slackServer = await slack.start();
+      const slackPort = slackServer ? (slackServer.address() as AddressInfo).port : undefined;
+      logger.info({ mode: config.slack.mode, port: slackPort }, 'slack connected');
+    }
     const url = `http://${config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host}:${port}/`;
     logger.info(
       {

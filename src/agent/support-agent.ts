@@ -154,6 +154,11 @@ export class SupportAgent {
     };
   }
 
+  /** Who answers in a thread now: the bot, or staff (then the bot stays quiet). */
+  async threadOwner(ref: Omit<ThreadRef, 'tenant'>): Promise<'bot' | 'staff'> {
+    return (await this.#options.threads.get({ ...ref, tenant: this.#options.tenant })).owner;
+  }
+
   /** Gives a thread back to the bot after staff took it over. */
   resume(ref: Omit<ThreadRef, 'tenant'>): Promise<void> {
     return this.#options.threads.resume({ ...ref, tenant: this.#options.tenant });

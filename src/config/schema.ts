@@ -27,83 +27,128 @@ const wholeNumber = (min: number, max: number) =>
     .min(min, { message: `expected a whole number from ${min} to ${max}` })
     .max(max, { message: `expected a whole number from ${min} to ${max}` });
 
+/** A list from YAML, or a comma-separated string from the environment. */
+const list = z.union([
+  z.array(z.string()),
+  z.string().transform((value) =>
+    value
+      .split(',')
+      .map((item) => item.trim())
+      .filter(Boolean),
+  ),
+]);
+
 const flag = z.union([
   z.boolean(),
   z.enum(['true', 'false', '1', '0']).transform((value) => value === 'true' || value === '1'),
 ]);
 
 /** The whole configuration, validated at start-up. Unknown keys are errors, so typos do not pass silently. */
-export const configSchema = z.strictObject({
-  tenant: z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_-]{0,62}$/, {
-    message: 'expected 1-63 letters, digits, "_" or "-"',
-  }),
-  dataDir: z.string().min(1, { message: 'expected a folder path' }),
-  knowledge: z.strictObject({
-    collection: collectionName,
-    source: z.string().min(1, { message: 'expected a folder or .jsonl path' }),
-    topK: wholeNumber(1, 20),
-    chunkTokens: wholeNumber(50, 2000),
-    hybrid: flag,
-    candidates: wholeNumber(1, 200),
-  }),
-  chroma: z.strictObject({
-    url: z.union([z.literal(''), httpUrl]),
-    startTimeoutSeconds: wholeNumber(1, 600),
-  }),
-  embeddings: z.strictObject({
-    provider: z.enum(['auto', 'openai', 'offline'], { message: 'expected auto, openai or offline' }),
-    model: z.string().min(1),
-    batchSize: wholeNumber(1, 2048),
-  }),
-  openai: z.strictObject({
-    apiKey: z.string().min(1).optional(),
-    baseUrl: httpUrl,
-    timeoutSeconds: wholeNumber(1, 600),
-    maxRetries: wholeNumber(0, 10),
-  }),
-  llm: z.strictObject({
-    provider: z.enum(['auto', 'openai', 'offline'], { message: 'expected auto, openai or offline' }),
-    classifierModel: z.string().min(1),
-    answerModel: z.string().min(1),
-    classifierTemperature: z.coerce.number().min(0).max(2),
-    answerTemperature: z.coerce.number().min(0).max(2),
-    classifierTimeoutSeconds: wholeNumber(1, 600),
-    maxAnswerTokens: wholeNumber(16, 16_000),
-    streamIdleTimeoutSeconds: wholeNumber(1, 600),
-    offlineTokensPerSecond: wholeNumber(1, 10_000),
-    prices: z.record(
-      z.string(),
-      z.strictObject({ input: z.coerce.number().min(0), output: z.coerce.number().min(0) }),
-    ),
-  }),
-  intents: z.strictObject({
-    file: z.string().min(1, { message: 'expected a YAML file path' }),
-    fastPathThreshold: z.coerce.number().min(0).max(1.01),
-  }),
-  agent: z.strictObject({
-    promptsFile: z.string().min(1, { message: 'expected a YAML file path' }),
-    historyTurns: wholeNumber(0, 50),
-    maxQuestionCharacters: wholeNumber(100, 100_000),
-    maxAnswerCharacters: wholeNumber(200, 40_000),
-  }),
-  cache: z.strictObject({
-    enabled: flag,
-    ttlSeconds: wholeNumber(1, 31_536_000),
-    redisUrl: z.union([
-      z.literal(''),
-      z.string().regex(/^rediss?:\/\//, { message: 'expected redis:// or rediss://' }),
-    ]),
-    namespace: z.string().min(1),
-  }),
-  http: z.strictObject({
-    host: z.string().min(1),
-    port: wholeNumber(0, 65_535),
-    maxBodyBytes: wholeNumber(1024, 10_485_760),
-  }),
-  log: z.strictObject({
-    level: z.enum(logLevels, { message: `expected one of ${logLevels.join(', ')}` }),
-  }),
-});
+export const configSchema = z
+  .strictObject({
+    tenant: z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_-]{0,62}$/, {
+      message: 'expected 1-63 letters, digits, "_" or "-"',
+    }),
+    dataDir: z.string().min(1, { message: 'expected a folder path' }),
+    knowledge: z.strictObject({
+      collection: collectionName,
+      source: z.string().min(1, { message: 'expected a folder or .jsonl path' }),
+      topK: wholeNumber(1, 20),
+      chunkTokens: wholeNumber(50, 2000),
+      hybrid: flag,
+      candidates: wholeNumber(1, 200),
+    }),
+    chroma: z.strictObject({
+      url: z.union([z.literal(''), httpUrl]),
+      startTimeoutSeconds: wholeNumber(1, 600),
+    }),
+    embeddings: z.strictObject({
+      provider: z.enum(['auto', 'openai', 'offline'], { message: 'expected auto, openai or offline' }),
+      model: z.string().min(1),
+      batchSize: wholeNumber(1, 2048),
+    }),
+    openai: z.strictObject({
+      apiKey: z.string().min(1).optional(),
+      baseUrl: httpUrl,
+      timeoutSeconds: wholeNumber(1, 600),
+      maxRetries: wholeNumber(0, 10),
+    }),
+    llm: z.strictObject({
+      provider: z.enum(['auto', 'openai', 'offline'], { message: 'expected auto, openai or offline' }),
+      classifierModel: z.string().min(1),
+      answerModel: z.string().min(1),
+      classifierTemperature: z.coerce.number().min(0).max(2),
+      answerTemperature: z.coerce.number().min(0).max(2),
+      classifierTimeoutSeconds: wholeNumber(1, 600),
+      maxAnswerTokens: wholeNumber(16, 16_000),
+      streamIdleTimeoutSeconds: wholeNumber(1, 600),
+      offlineTokensPerSecond: wholeNumber(1, 10_000),
+      prices: z.record(
+        z.string(),
+        z.strictObject({ input: z.coerce.number().min(0), output: z.coerce.number().min(0) }),
+      ),
+    }),
+    intents: z.strictObject({
+      file: z.string().min(1, { message: 'expected a YAML file path' }),
+      fastPathThreshold: z.coerce.number().min(0).max(1.01),
+    }),
+    agent: z.strictObject({
+      promptsFile: z.string().min(1, { message: 'expected a YAML file path' }),
+      historyTurns: wholeNumber(0, 50),
+      maxQuestionCharacters: wholeNumber(100, 100_000),
+      maxAnswerCharacters: wholeNumber(200, 40_000),
+    }),
+    cache: z.strictObject({
+      enabled: flag,
+      ttlSeconds: wholeNumber(1, 31_536_000),
+      redisUrl: z.union([
+        z.literal(''),
+        z.string().regex(/^rediss?:\/\//, { message: 'expected redis:// or rediss://' }),
+      ]),
+      namespace: z.string().min(1),
+    }),
+    http: z.strictObject({
+      host: z.string().min(1),
+      port: wholeNumber(0, 65_535),
+      maxBodyBytes: wholeNumber(1024, 10_485_760),
+    }),
+    slack: z.strictObject({
+      botToken: z.string().min(1).optional(),
+      signingSecret: z.string().min(1).optional(),
+      appToken: z.string().min(1).optional(),
+      mode: z.enum(['http', 'socket'], { message: 'expected http or socket' }),
+      port: wholeNumber(0, 65_535),
+      apiUrl: z.union([z.literal(''), httpUrl]),
+      supportChannels: list,
+      staffUserIds: list,
+      staffUserGroup: z.string(),
+      staffChannel: z.string(),
+      streaming: z.enum(['auto', 'native', 'update'], { message: 'expected auto, native or update' }),
+      updatesPerMinute: wholeNumber(1, 10_000),
+    }),
+    log: z.strictObject({
+      level: z.enum(logLevels, { message: `expected one of ${logLevels.join(', ')}` }),
+    }),
+  })
+  .superRefine((config, context) => {
+    const { slack } = config;
+    if (!slack.botToken) return;
+    if (slack.mode === 'http' && !slack.signingSecret) {
+      context.addIssue({
+        code: 'custom',
+        path: ['slack', 'signingSecret'],
+        message:
+          'is required in http mode: set SLACK_SIGNING_SECRET (App settings > Basic Information), or use SLACK_MODE=socket',
+      });
+    }
+    if (slack.mode === 'socket' && !slack.appToken) {
+      context.addIssue({
+        code: 'custom',
+        path: ['slack', 'appToken'],
+        message: 'is required in socket mode: set SLACK_APP_TOKEN (an xapp- token with connections:write)',
+      });
+    }
+  });
 
 /** The validated configuration as the rest of the bot sees it. */
 export type Config = z.infer<typeof configSchema>;
@@ -133,6 +178,17 @@ export const environmentOverrides = [
   { name: 'REDIS_URL', path: ['cache', 'redisUrl'] },
   { name: 'HOST', path: ['http', 'host'] },
   { name: 'PORT', path: ['http', 'port'] },
+  { name: 'SLACK_BOT_TOKEN', path: ['slack', 'botToken'], secret: true },
+  { name: 'SLACK_SIGNING_SECRET', path: ['slack', 'signingSecret'], secret: true },
+  { name: 'SLACK_APP_TOKEN', path: ['slack', 'appToken'], secret: true },
+  { name: 'SLACK_MODE', path: ['slack', 'mode'] },
+  { name: 'SLACK_PORT', path: ['slack', 'port'] },
+  { name: 'SLACK_API_URL', path: ['slack', 'apiUrl'] },
+  { name: 'SLACK_SUPPORT_CHANNELS', path: ['slack', 'supportChannels'] },
+  { name: 'SLACK_STAFF_USER_IDS', path: ['slack', 'staffUserIds'] },
+  { name: 'SLACK_STAFF_USERGROUP', path: ['slack', 'staffUserGroup'] },
+  { name: 'SLACK_STAFF_CHANNEL', path: ['slack', 'staffChannel'] },
+  { name: 'SLACK_STREAMING', path: ['slack', 'streaming'] },
   { name: 'LOG_LEVEL', path: ['log', 'level'] },
 ] as const satisfies readonly { name: string; path: readonly string[]; secret?: boolean }[];
 

@@ -10,6 +10,8 @@ export interface Metrics {
   costUsd: Counter<'model'>;
   handoffs: Counter<'reason'>;
   degraded: Counter<'reason'>;
+  feedback: Counter<'platform' | 'verdict'>;
+  platformErrors: Counter<'platform' | 'error'>;
   firstTokenSeconds: Histogram<'cache'>;
   answerSeconds: Histogram<'cache'>;
 }
@@ -61,6 +63,18 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
       name: 'supportbot_degraded_replies_total',
       help: 'Replies given in a degraded mode, by reason',
       labelNames: ['reason'],
+      registers: [registry],
+    }),
+    feedback: new Counter({
+      name: 'supportbot_feedback_total',
+      help: 'Feedback clicks on answers',
+      labelNames: ['platform', 'verdict'],
+      registers: [registry],
+    }),
+    platformErrors: new Counter({
+      name: 'supportbot_platform_errors_total',
+      help: 'Platform API errors by code',
+      labelNames: ['platform', 'error'],
       registers: [registry],
     }),
     firstTokenSeconds: new Histogram({
