@@ -62,7 +62,8 @@ async function connect(apiUrl: string) {
     feedback: new FeedbackStore({ store: core.store }),
   });
   const server = await bot.start();
-  return { bot, url: `http://127.0.0.1:${(server?.address() as AddressInfo).port}/slack/events` };
+  if (!server) throw new Error('bench:slack needs the Events API over HTTP');
+  return { bot, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/slack/events` };
 }
 let { bot: slack, url } = await connect(slackApi.apiUrl);
 const questions = [
