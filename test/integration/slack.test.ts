@@ -301,8 +301,6 @@ describe('Slack over the Events API (HTTP), real Bolt against the fake Web API',
       body: form,
     });
     expect(response.status).toBe(200);
-    const summary = await until(async () => undefined, 100).catch(() => undefined);
-    void summary;
     await expect
       .poll(async () => (await new FeedbackStore({ store: core.store }).summary()).recent[0])
       .toMatchObject({
@@ -318,14 +316,6 @@ describe('Slack over the Events API (HTTP), real Bolt against the fake Web API',
   it('answers politely to an empty mention and to a file without text', async () => {
     const empty = mention('');
     await deliver(url, empty);
-    await new Promise((resolve) => setTimeout(resolve, 3_000));
-    console.log(
-      JSON.stringify(
-        fake.calls
-          .filter((call) => call.args.thread_ts === empty.event.ts || call.args.channel === 'C0GENERAL')
-          .slice(-5),
-      ),
-    );
     await until(() =>
       botMessages(fake, 'C0GENERAL', empty.event.ts).find((message) =>
         /didn.t catch a question/.test(message.text),
