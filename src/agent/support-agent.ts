@@ -110,7 +110,7 @@ export interface SupportAgentOptions {
 }
 
 const humanRequest =
-  /^\s*(?:(?:can|could|may) i\s+)?(?:please\s+)?(?:(?:talk|speak|chat)\s+(?:to|with)\s+|get\s+me\s+|connect\s+me\s+(?:to|with)\s+)?(?:a|an|the|some)?\s*(?:real\s+|live\s+)?(?:human|person|agent|representative|someone)(?:\s+please)?\s*[.!?]*\s*$|\b(?:talk|speak|chat)\s+(?:to|with)\s+(?:a|an|some)?\s*(?:real\s+|live\s+)?(?:human|person|agent|representative|manager|supervisor)\b/i;
+  /^\s*(?:(?:can|could|may) i\s+)?(?:please\s+)?(?:(?:talk|speak|chat)\s+(?:to|with)\s+|get\s+me\s+|connect\s+me\s+(?:to|with)\s+)?(?:a|an|the|some)?\s*(?:real\s+|live\s+)?(?:human|person|agent|operator|representative|someone)(?:\s+please)?\s*[.!?]*\s*$|\b(?:talk|speak|chat)\s+(?:to|with)\s+(?:a|an|some)?\s*(?:real\s+|live\s+)?(?:human|person|agent|operator|representative|manager|supervisor)\b/i;
 const injection =
   /\b(?:ignore|disregard|forget)\b[^.?!]{0,40}\b(?:instructions|rules|prompt)\b|\b(?:system|initial|hidden)\s+prompt\b|\b(?:reveal|print|show|repeat)\b[^.?!]{0,30}\b(?:instructions|prompt|rules)\b|\bdeveloper mode\b|\bjailbreak\b/i;
 const thanks = /^\s*(?:thanks?|thank\s*(?:you|u)|thx|ty|cheers|appreciate)/i;
