@@ -1,7 +1,8 @@
 import type { AddressInfo } from 'node:net';
+import { createDiscordBot, type DiscordBot } from '../adapters/discord/discord-bot.ts';
 import { createHttpAdapter } from '../adapters/http/server.ts';
 import { createSlackBot, type SlackBot } from '../adapters/slack/slack-bot.ts';
-import { createSupportBot } from './app.ts';
+import { createSupportBot, type SupportBot } from './app.ts';
 import { loadConfig } from './config/load.ts';
 import { toSupportBotError } from './errors.ts';
 import { FeedbackStore } from './feedback/feedback-store.ts';
@@ -10,7 +11,9 @@ import { createLogger, type Logger } from './observability/logger.ts';
 
 /**
  * Starts the bot: the core from configuration, the knowledge base brought up to date, then the
- * HTTP API and web chat. One handler per process for errors and signals.
+ * HTTP API and web chat, Slack and Discord where configured. Under discord.js's ShardingManager
+ * (`npm run start:shards`) a process runs its Discord shards only: the manager has synced the
+ * knowledge base and serves nothing else. One handler per process for errors and signals.
  */
 async function main(): Promise<void> {
   let logger: Logger | undefined;
@@ -18,6 +21,7 @@ async function main(): Promise<void> {
     const config = loadConfig();
     logger = createLogger({ level: config.log.level });
     const bot = await createSupportBot({ config, logger });
+    if (process.env.SHARDING_MANAGER) return await runShard(bot, logger);
     const server = createHttpAdapter({
       agent: bot.agent,
       metrics: bot.metrics,
@@ -27,6 +31,7 @@ async function main(): Promise<void> {
     });
 
     let slack: SlackBot | undefined;
+    let discord: DiscordBot | undefined;
     let stopping = false;
     const shutdown = async (signal: NodeJS.Signals) => {
       if (stopping) return;
@@ -34,7 +39,7 @@ async function main(): Promise<void> {
       logger?.info({ signal }, 'shutting down');
       server.close();
       server.closeAllConnections();
-      await slack?.stop();
+      await Promise.allSettled([slack?.stop(), discord?.stop()]);
       await bot.close();
       process.exit(signal === 'SIGINT' ? 130 : 143);
     };
@@ -68,6 +73,17 @@ async function main(): Promise<void> {
       const slackPort = slackServer ? (slackServer.address() as AddressInfo).port : undefined;
       logger.info({ mode: config.slack.mode, port: slackPort }, 'slack connected');
     }
+    if (config.discord.token) {
+      discord = createDiscordBot({
+        config: config.discord,
+        agent: bot.agent,
+        store: bot.store,
+        feedback: new FeedbackStore({ store: bot.store }),
+        metrics: bot.metrics,
+        logger,
+      });
+      await discord.start();
+    }
     const url = `http://${config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host}:${port}/`;
     logger.info(
       {
@@ -89,6 +105,29 @@ async function main(): Promise<void> {
     else process.stderr.write(`support-bot: ${wrapped.message}\n`);
     process.exit(1);
   }
+}
+
+/** One process of a sharded Discord bot: its shards come from the manager's environment. */
+async function runShard(bot: SupportBot, logger: Logger): Promise<void> {
+  const discord = createDiscordBot({
+    config: bot.config.discord,
+    agent: bot.agent,
+    store: bot.store,
+    feedback: new FeedbackStore({ store: bot.store }),
+    metrics: bot.metrics,
+    logger,
+  });
+  const shutdown = async () => {
+    await discord.stop();
+    await bot.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', shutdown);
+  process.once('SIGTERM', shutdown);
+  // The manager kills its children when it exits; a lost IPC channel means it is gone.
+  process.once('disconnect', shutdown);
+  await discord.start();
+  logger.info({ shards: discord.client.shard?.ids, of: discord.client.shard?.count }, 'shard ready');
 }
 
 await main();

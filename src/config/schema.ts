@@ -126,6 +126,20 @@ export const configSchema = z
       streaming: z.enum(['auto', 'native', 'update'], { message: 'expected auto, native or update' }),
       updatesPerMinute: wholeNumber(1, 10_000),
     }),
+    discord: z.strictObject({
+      token: z.string().min(1).optional(),
+      apiUrl: z.union([z.literal(''), httpUrl]),
+      supportChannels: list,
+      staffRoleId: z.string(),
+      staffUserIds: list,
+      staffChannel: z.string(),
+      threads: flag,
+      registerCommands: flag,
+      shards: z.union([z.literal('auto'), wholeNumber(1, 100_000)], {
+        message: 'expected auto or a whole number of shards',
+      }),
+      shardSpawnDelayMs: wholeNumber(0, 60_000),
+    }),
     log: z.strictObject({
       level: z.enum(logLevels, { message: `expected one of ${logLevels.join(', ')}` }),
     }),
@@ -189,6 +203,15 @@ export const environmentOverrides = [
   { name: 'SLACK_STAFF_USERGROUP', path: ['slack', 'staffUserGroup'] },
   { name: 'SLACK_STAFF_CHANNEL', path: ['slack', 'staffChannel'] },
   { name: 'SLACK_STREAMING', path: ['slack', 'streaming'] },
+  { name: 'DISCORD_TOKEN', path: ['discord', 'token'], secret: true },
+  { name: 'DISCORD_API_URL', path: ['discord', 'apiUrl'] },
+  { name: 'DISCORD_SUPPORT_CHANNELS', path: ['discord', 'supportChannels'] },
+  { name: 'DISCORD_STAFF_ROLE_ID', path: ['discord', 'staffRoleId'] },
+  { name: 'DISCORD_STAFF_USER_IDS', path: ['discord', 'staffUserIds'] },
+  { name: 'DISCORD_STAFF_CHANNEL', path: ['discord', 'staffChannel'] },
+  { name: 'DISCORD_THREADS', path: ['discord', 'threads'] },
+  { name: 'DISCORD_REGISTER_COMMANDS', path: ['discord', 'registerCommands'] },
+  { name: 'DISCORD_SHARDS', path: ['discord', 'shards'] },
   { name: 'LOG_LEVEL', path: ['log', 'level'] },
 ] as const satisfies readonly { name: string; path: readonly string[]; secret?: boolean }[];
 

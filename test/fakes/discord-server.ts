@@ -26,6 +26,9 @@ export interface DiscordMessage {
   content: string;
   author: { id: string; username: string; bot?: boolean };
   edits: number;
+  deleted?: boolean;
+  /** For interaction messages: the interaction token. */
+  interactionToken?: string;
   embeds?: unknown[];
   components?: unknown[];
   message_reference?: { message_id: string };
@@ -44,9 +47,28 @@ interface Session {
 export interface FakeDiscordOptions {
   botId?: string;
   applicationId?: string;
-  guilds?: { id: string; name?: string; channels: { id: string; type?: number; name?: string }[] }[];
+  guilds?: FakeGuild[];
   /** Messages per window per channel before 429s. @defaultValue 5 per 5 s */
   channelLimit?: { limit: number; windowMs: number };
+  /** Channels where the bot may not post: REST answers 403 "Missing Permissions" (50013). */
+  forbiddenChannels?: string[];
+}
+
+/** A guild the fake serves. Channel types: 0 text, 5 announcement, 15 forum. */
+export interface FakeGuild {
+  id: string;
+  name?: string;
+  roles?: { id: string; name: string }[];
+  channels: { id: string; type?: number; name?: string }[];
+}
+
+/** An interaction callback or webhook (follow-up / @original) call, as the bot made it. */
+export interface InteractionReply {
+  token: string;
+  /** `callback` (type 4/5/6/8…), `original` (edit of the deferred reply), `followup`, `edit`, `delete`. */
+  kind: 'callback' | 'original' | 'followup' | 'edit' | 'delete';
+  messageId?: string;
+  body: Record<string, unknown> | undefined;
 }
 
 /** A running fake. */
@@ -64,9 +86,39 @@ export interface FakeDiscord {
     author: { id: string; username: string; bot?: boolean };
     mentions?: { id: string; username: string }[];
     message_reference?: { message_id: string };
+    /** Role ids of the author's guild member. */
+    roles?: string[];
+    attachments?: { id: string; filename: string; size?: number; url?: string }[];
+    sticker_items?: { id: string; name: string; format_type: number }[];
+    /** Message type: 0 default, 19 reply, 7 member join… */
+    type?: number;
   }): DiscordMessage;
   /** Sends any dispatch (e.g. INTERACTION_CREATE) to the shard that owns the guild. */
   dispatch(type: string, data: Record<string, unknown>, guildId?: string): void;
+  /** A customer opens a forum post: THREAD_CREATE, then the starter MESSAGE_CREATE in it. */
+  createForumPost(input: {
+    forumId: string;
+    guild_id: string;
+    title: string;
+    content: string;
+    author: { id: string; username: string; bot?: boolean };
+  }): DiscordMessage;
+  /** Sends INTERACTION_CREATE with a complete payload; returns its token. */
+  sendInteraction(input: {
+    type: number;
+    data?: Record<string, unknown>;
+    guild_id?: string;
+    channel_id: string;
+    user: { id: string; username: string };
+    roles?: string[];
+    message?: DiscordMessage;
+  }): { id: string; token: string };
+  /** Interaction callbacks and webhook calls, in order. */
+  interactionReplies: InteractionReply[];
+  /** The text an interaction shows now: the edited original and follow-ups, in order. */
+  interactionMessages(token: string): DiscordMessage[];
+  /** Application commands registered with PUT /applications/:id/commands. */
+  commands: unknown[];
   /** Drops the gateway connections without closing the sessions, so clients RESUME. */
   dropConnections(): void;
   identifies(): number;
@@ -79,6 +131,9 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
   const applicationId = options.applicationId ?? botId;
   const guilds = options.guilds ?? [{ id: '200000000000000001', channels: [{ id: '300000000000000001' }] }];
   const limit = options.channelLimit ?? { limit: 5, windowMs: 5_000 };
+  const forbidden = new Set(options.forbiddenChannels ?? []);
+  const interactionReplies: InteractionReply[] = [];
+  const commands: unknown[] = [];
   const calls: DiscordCall[] = [];
   const messages: DiscordMessage[] = [];
   const channels = new Map<
@@ -96,6 +151,7 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
     }
   }
   const sessions: Session[] = [];
+  const interactions = new Map<string, { channelId: string; guildId?: string; acknowledged: boolean }>();
   const windows = new Map<string, number[]>();
   const sockets = new Set<Socket>();
   let snowflake = 400_000_000_000_000_000n;
@@ -171,21 +227,15 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
       preferred_locale: 'en-US',
       nsfw_level: 0,
       roles: [
-        {
-          id: guild.id,
-          name: '@everyone',
-          permissions: '1071698660928',
-          position: 0,
-          color: 0,
-          hoist: false,
-          managed: false,
-          mentionable: false,
-          flags: 0,
-        },
-      ],
+        { id: guild.id, name: '@everyone', permissions: '1071698660928', position: 0 },
+        ...(guild.roles ?? []).map((role, index) => ({ ...role, permissions: '0', position: index + 1 })),
+      ].map((role) => ({ color: 0, hoist: false, managed: false, mentionable: true, flags: 0, ...role })),
       emojis: [],
       stickers: [],
-      members: [],
+      // Discord always includes the bot's own member, so permissions can be computed.
+      members: [
+        { user: bot, roles: [], joined_at: new Date().toISOString(), deaf: false, mute: false, flags: 0 },
+      ],
       channels: guild.channels.map((channel) => ({
         id: channel.id,
         type: channel.type ?? 0,
@@ -228,7 +278,7 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
 
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const url = new URL(request.url ?? '/', 'http://127.0.0.1');
-    const path = url.pathname.replace(/^\/api\/v\d+/, '');
+    const path = decodeURIComponent(url.pathname).replace(/^\/api\/v\d+/, '');
     const raw = await readBody(request);
     const body =
       raw && (request.headers['content-type'] ?? '').includes('json') ? JSON.parse(raw) : raw || undefined;
@@ -250,7 +300,9 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
       });
     }
     if (path === '/gateway') return reply(200, { url: `ws://127.0.0.1:${port}/gateway` });
-    if (!(request.headers.authorization ?? '').startsWith('Bot '))
+    // Interaction callbacks and webhook calls are authorised by the token in the path, not a header.
+    const tokenInPath = /^\/(?:interactions|webhooks)\//.test(path);
+    if (!tokenInPath && !(request.headers.authorization ?? '').startsWith('Bot '))
       return reply(401, { message: '401: Unauthorized', code: 0 });
 
     const channelRoute = /^\/channels\/(\d+)(\/.*)?$/.exec(path);
@@ -259,6 +311,8 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
       const channel = channels.get(channelId);
       if (!channel) return reply(404, { message: 'Unknown Channel', code: 10003 });
       if (rest === '/typing' && call.method === 'POST') return reply(204);
+      if (forbidden.has(channelId) || (channel.parent_id && forbidden.has(channel.parent_id)))
+        return reply(403, { message: 'Missing Permissions', code: 50013 });
       const retryAfter = rest.startsWith('/messages') ? limited(channelId) : undefined;
       const headers = rateHeaders(channelId);
       if (retryAfter !== undefined) {
@@ -304,51 +358,128 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
         const input = body as { content?: string; embeds?: unknown[]; components?: unknown[] };
         if ((input.content ?? '').length > 2_000)
           return reply(400, { message: 'Invalid Form Body', code: 50035 });
+        if (message.deleted) return reply(404, { message: 'Unknown Message', code: 10008 });
         if (input.content !== undefined) message.content = input.content;
         if (input.embeds) message.embeds = input.embeds;
         if (input.components) message.components = input.components;
         message.edits++;
         return reply(200, messagePayload(message, channel.guild_id), headers);
       }
+      if (edit && call.method === 'DELETE') {
+        const message = messages.find((candidate) => candidate.id === edit[1]);
+        if (!message || message.deleted) return reply(404, { message: 'Unknown Message', code: 10008 });
+        message.deleted = true;
+        return reply(204, undefined, headers);
+      }
       const thread = /^\/messages\/(\d+)\/threads$/.exec(rest);
       if (thread && call.method === 'POST') {
-        const id = nextId();
-        const created = {
-          id,
+        if (channel.type !== 0 && channel.type !== 5)
+          return reply(400, { message: 'Cannot execute action on this channel type', code: 50024 });
+        const name = String((body as { name?: string }).name ?? '');
+        if (name.length < 1 || name.length > 100)
+          return reply(400, { message: 'Invalid Form Body', code: 50035 });
+        const created = threadPayload(
+          // A thread started from a message takes that message's id, as on Discord.
+          thread[1] as string,
+          name,
+          channelId,
+          channel.guild_id as string,
+          botId,
+        );
+        channels.set(created.id, {
+          id: created.id,
           type: 11,
-          guild_id: channel.guild_id as string,
-          name: String((body as { name?: string }).name ?? 'thread'),
+          guild_id: created.guild_id,
+          name,
           parent_id: channelId,
-        };
-        channels.set(id, created);
-        return reply(201, {
-          ...created,
-          owner_id: botId,
-          thread_metadata: { archived: false, auto_archive_duration: 1440, locked: false },
-          message_count: 0,
-          member_count: 1,
         });
+        const session = sessionFor(channel.guild_id);
+        if (session) send(session, 'THREAD_CREATE', { ...created, newly_created: true });
+        return reply(201, created, headers);
       }
     }
+    const commandRoute = /^\/applications\/(\d+)\/commands$/.exec(path);
+    if (commandRoute && call.method === 'PUT') {
+      commands.splice(0, commands.length);
+      for (const command of body as Record<string, unknown>[])
+        commands.push({ ...command, id: nextId(), application_id: applicationId, version: '1', type: 1 });
+      return reply(200, commands);
+    }
     const callback = /^\/interactions\/(\d+)\/([^/]+)\/callback$/.exec(path);
-    if (callback && call.method === 'POST') return reply(204);
-    const original = /^\/webhooks\/(\d+)\/([^/]+)\/messages\/(@original|\d+)$/.exec(path);
-    if (original)
-      return reply(200, {
-        id: nextId(),
-        channel_id: '0',
-        content: (body as { content?: string })?.content ?? '',
-        author: bot,
-        type: 0,
-        timestamp: new Date().toISOString(),
-        embeds: [],
-        attachments: [],
-        mentions: [],
-        mention_roles: [],
-        pinned: false,
-        mention_everyone: false,
-        tts: false,
-      });
+    if (callback && call.method === 'POST') {
+      const token = callback[2] as string;
+      const known = interactions.get(token);
+      if (!known) return reply(404, { message: 'Unknown interaction', code: 10062 });
+      if (known.acknowledged)
+        return reply(400, { message: 'Interaction has already been acknowledged.', code: 40060 });
+      known.acknowledged = true;
+      const input = body as {
+        type: number;
+        data?: { content?: string; embeds?: unknown[]; components?: unknown[] };
+      };
+      interactionReplies.push({ token, kind: 'callback', body: input as Record<string, unknown> });
+      // Type 4 (a message now) and 5 (deferred: "thinking…") create the original response.
+      if (input.type === 4 || input.type === 5) {
+        messages.push({
+          id: nextId(),
+          channel_id: known.channelId,
+          content: input.data?.content ?? '',
+          author: bot,
+          edits: 0,
+          interactionToken: token,
+          ...(input.data?.embeds ? { embeds: input.data.embeds } : {}),
+          ...(input.data?.components ? { components: input.data.components } : {}),
+        });
+      }
+      return reply(204);
+    }
+    const webhook = /^\/webhooks\/(\d+)\/([^/]+)(?:\/messages\/(@original|\d+))?$/.exec(path);
+    if (webhook) {
+      const token = webhook[2] as string;
+      const known = interactions.get(token);
+      if (!known) return reply(404, { message: 'Unknown Webhook', code: 10015 });
+      const input = (body ?? {}) as { content?: string; embeds?: unknown[]; components?: unknown[] };
+      if ((input.content ?? '').length > 2_000)
+        return reply(400, { message: 'Invalid Form Body', code: 50035 });
+      const own = messages.filter((message) => message.interactionToken === token && !message.deleted);
+      if (!webhook[3] && call.method === 'POST') {
+        if (!known.acknowledged) return reply(404, { message: 'Unknown Webhook', code: 10015 });
+        const message: DiscordMessage = {
+          id: nextId(),
+          channel_id: known.channelId,
+          content: input.content ?? '',
+          author: bot,
+          edits: 0,
+          interactionToken: token,
+          ...(input.embeds ? { embeds: input.embeds } : {}),
+          ...(input.components ? { components: input.components } : {}),
+        };
+        messages.push(message);
+        interactionReplies.push({ token, kind: 'followup', messageId: message.id, body: input });
+        return reply(200, messagePayload(message, known.guildId));
+      }
+      const target = webhook[3] === '@original' ? own[0] : own.find((message) => message.id === webhook[3]);
+      if (!target) return reply(404, { message: 'Unknown Message', code: 10008 });
+      if (call.method === 'DELETE') {
+        target.deleted = true;
+        interactionReplies.push({ token, kind: 'delete', messageId: target.id, body: undefined });
+        return reply(204);
+      }
+      if (call.method === 'PATCH') {
+        if (input.content !== undefined) target.content = input.content;
+        if (input.embeds) target.embeds = input.embeds;
+        if (input.components) target.components = input.components;
+        target.edits++;
+        interactionReplies.push({
+          token,
+          kind: webhook[3] === '@original' ? 'original' : 'edit',
+          messageId: target.id,
+          body: input,
+        });
+        return reply(200, messagePayload(target, known.guildId));
+      }
+      return reply(200, messagePayload(target, known.guildId));
+    }
     return reply(404, { message: `Unknown route ${call.method} ${path}`, code: 0 });
   }
 
@@ -360,6 +491,27 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
       'x-ratelimit-reset-after': String(limit.windowMs / 1000),
       'x-ratelimit-reset': String((Date.now() + limit.windowMs) / 1000),
       'x-ratelimit-bucket': `channel-${channelId}`,
+    };
+  }
+
+  function threadPayload(id: string, name: string, parentId: string, guildId: string, ownerId: string) {
+    return {
+      id,
+      type: 11,
+      guild_id: guildId,
+      name,
+      parent_id: parentId,
+      owner_id: ownerId,
+      thread_metadata: {
+        archived: false,
+        auto_archive_duration: 1440,
+        archive_timestamp: new Date().toISOString(),
+        locked: false,
+      },
+      message_count: 0,
+      member_count: 1,
+      rate_limit_per_user: 0,
+      flags: 0,
     };
   }
 
@@ -383,6 +535,54 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
       type: message.message_reference ? 19 : 0,
       ...(message.message_reference ? { message_reference: message.message_reference } : {}),
     };
+  }
+
+  function deliver(input: Parameters<FakeDiscord['sendMessage']>[0], id = nextId()): DiscordMessage {
+    // A DM channel the fake has not seen yet comes into being with the first message.
+    if (!input.guild_id && !channels.has(input.channel_id))
+      channels.set(input.channel_id, { id: input.channel_id, type: 1 });
+    const message: DiscordMessage = {
+      id,
+      channel_id: input.channel_id,
+      content: input.content,
+      author: input.author,
+      edits: 0,
+      ...(input.message_reference ? { message_reference: input.message_reference } : {}),
+    };
+    messages.push(message);
+    const referenced = input.message_reference
+      ? messages.find((candidate) => candidate.id === input.message_reference?.message_id)
+      : undefined;
+    const session = sessionFor(input.guild_id);
+    if (session) {
+      send(session, 'MESSAGE_CREATE', {
+        ...messagePayload(message, input.guild_id),
+        type: input.type ?? (input.message_reference ? 19 : 0),
+        // Discord sends the channel's type with each message (discord.js needs it for DMs).
+        channel_type: channels.get(input.channel_id)?.type ?? 0,
+        mentions: input.mentions ?? [],
+        attachments: (input.attachments ?? []).map((attachment) => ({
+          size: 1024,
+          url: `https://cdn.invalid/${attachment.filename}`,
+          proxy_url: `https://cdn.invalid/${attachment.filename}`,
+          ...attachment,
+        })),
+        sticker_items: input.sticker_items ?? [],
+        ...(referenced ? { referenced_message: messagePayload(referenced, input.guild_id) } : {}),
+        ...(input.guild_id
+          ? {
+              member: {
+                roles: input.roles ?? [],
+                joined_at: new Date().toISOString(),
+                deaf: false,
+                mute: false,
+                flags: 0,
+              },
+            }
+          : {}),
+      });
+    }
+    return message;
   }
 
   const server = createServer((request, response) => {
@@ -409,39 +609,80 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
     messages,
     channels,
     sendMessage(input) {
-      const message: DiscordMessage = {
-        id: nextId(),
-        channel_id: input.channel_id,
-        content: input.content,
-        author: input.author,
-        edits: 0,
-        ...(input.message_reference ? { message_reference: input.message_reference } : {}),
-      };
-      messages.push(message);
-      const session = sessionFor(input.guild_id);
-      if (session) {
-        send(session, 'MESSAGE_CREATE', {
-          ...messagePayload(message, input.guild_id),
-          mentions: input.mentions ?? [],
-          ...(input.guild_id
-            ? {
-                member: {
-                  roles: [],
-                  joined_at: new Date().toISOString(),
-                  deaf: false,
-                  mute: false,
-                  flags: 0,
-                },
-              }
-            : {}),
-        });
-      }
-      return message;
+      return deliver(input);
     },
     dispatch(type, data, guildId) {
       const session = sessionFor(guildId);
       if (session) send(session, type, data);
     },
+    createForumPost(input) {
+      const forum = channels.get(input.forumId);
+      if (forum?.type !== 15) throw new Error(`${input.forumId} is not a forum channel`);
+      // A forum post is a thread whose id is its starter message's id.
+      const id = nextId();
+      const created = threadPayload(id, input.title, input.forumId, input.guild_id, input.author.id);
+      channels.set(id, {
+        id,
+        type: 11,
+        guild_id: input.guild_id,
+        name: input.title,
+        parent_id: input.forumId,
+      });
+      const session = sessionFor(input.guild_id);
+      if (session) send(session, 'THREAD_CREATE', { ...created, newly_created: true });
+      return deliver({ ...input, channel_id: id }, id);
+    },
+    sendInteraction(input) {
+      const id = nextId();
+      const token = `interaction-token-${id}`;
+      interactions.set(token, {
+        channelId: input.channel_id,
+        ...(input.guild_id ? { guildId: input.guild_id } : {}),
+        acknowledged: false,
+      });
+      const channel = channels.get(input.channel_id);
+      const user = { ...input.user, discriminator: '0', global_name: null, avatar: null };
+      send(sessionFor(input.guild_id) as Session, 'INTERACTION_CREATE', {
+        id,
+        application_id: applicationId,
+        type: input.type,
+        ...(input.data ? { data: input.data } : {}),
+        ...(input.guild_id ? { guild_id: input.guild_id } : {}),
+        channel_id: input.channel_id,
+        channel: {
+          id: input.channel_id,
+          type: channel?.type ?? 0,
+          ...(channel?.guild_id ? { guild_id: channel.guild_id } : {}),
+        },
+        ...(input.guild_id
+          ? {
+              member: {
+                user,
+                roles: input.roles ?? [],
+                permissions: '1071698660928',
+                joined_at: new Date().toISOString(),
+                deaf: false,
+                mute: false,
+                flags: 0,
+              },
+            }
+          : { user }),
+        ...(input.message ? { message: messagePayload(input.message, input.guild_id) } : {}),
+        token,
+        version: 1,
+        app_permissions: '1071698660928',
+        locale: 'en-US',
+        guild_locale: 'en-US',
+        entitlements: [],
+        authorizing_integration_owners: {},
+        context: input.guild_id ? 0 : 1,
+      });
+      return { id, token };
+    },
+    interactionReplies,
+    interactionMessages: (token) =>
+      messages.filter((message) => message.interactionToken === token && !message.deleted),
+    commands,
     dropConnections() {
       for (const session of sessions) session.socket?.terminate();
     },
