@@ -3,8 +3,10 @@ import {
   type AnswerCache,
   type AnswerSource,
   answerCacheKey,
+  answerCacheScope,
   type CachedAnswer,
 } from '../cache/answer-cache.ts';
+import type { QuestionSignature } from '../cache/near-duplicate.ts';
 import { SharedStream } from '../cache/shared-stream.ts';
 import type { HandoffReason, ThreadRef, ThreadStore } from '../conversation/thread-store.ts';
 import { toSupportBotError } from '../errors.ts';
@@ -30,8 +32,12 @@ export interface IncomingMessage {
   text: string;
 }
 
-/** How the cache served a reply. */
-export type CacheStatus = 'hit' | 'shared' | 'miss' | 'bypass';
+/**
+ * How the cache served a reply: `hit` the same question (after normalisation), `near` a reworded
+ * one (near-duplicate), `shared` a generation already in progress for it, `miss` generated and
+ * stored, `bypass` not cacheable.
+ */
+export type CacheStatus = 'hit' | 'near' | 'shared' | 'miss' | 'bypass';
 
 /** A hand-off to staff, for the adapter to announce in the staff channel. */
 export interface Handoff {
@@ -67,6 +73,8 @@ export type AgentEvent =
       provider: AnswerModel['kind'];
       sources: AnswerSource[];
       handoff?: Handoff;
+      /** For `hit`, `near` and `shared`: the question whose answer was served. */
+      servedQuestion?: string;
       /** Set when the reply was given in a degraded mode (model or knowledge base down, cut stream…). */
       degraded?: string;
       timings: ReplyTimings;
@@ -83,6 +91,8 @@ export interface PassageSource {
     options?: { signal?: AbortSignal; maxChunksPerDocument?: number },
   ): Promise<RetrievedChunk[]>;
   version(): Promise<string>;
+  /** Whether the knowledge base uses a word stem (tells typos from real words for the cache). */
+  vocabulary?(): Promise<(term: string) => boolean>;
 }
 
 /** Options of {@link SupportAgent}. */
@@ -107,6 +117,8 @@ export interface SupportAgentOptions {
   /** @defaultValue 3_000 */
   maxAnswerCharacters?: number;
   now?: () => number;
+  /** Classify, then retrieve (the replaced system's order), instead of both at once. */
+  sequential?: boolean;
 }
 
 const humanRequest =
@@ -143,6 +155,10 @@ export class SupportAgent {
   readonly #extractive = new OfflineAnswerModel({ tokensPerSecond: 10_000, sleep: async () => {} });
   /** Generations in progress by cache key; `null` once the leader found the intent is not cacheable. */
   readonly #inFlight = new Map<string, Promise<SharedStream<AgentEvent> | null>>();
+  /** The leading question of each generation in progress. */
+  readonly #inFlightQuestions = new Map<string, string>();
+  /** Generations just written to the cache (until their flight lands). */
+  readonly #cachedKeys = new Set<string>();
 
   constructor(options: SupportAgentOptions) {
     this.#options = options;
@@ -247,36 +263,60 @@ export class SupportAgent {
     }
 
     const standalone = history.length === 0 || !dependsOnHistory.test(question);
-    let cacheKey =
-      this.#options.cache && standalone && note === '' ? await this.#cacheKey(question) : undefined;
+    const cache = this.#options.cache;
+    const slot = cache && standalone && note === '' ? await this.#cacheSlot(question) : undefined;
+    let cacheKey = slot?.key;
     let lead: ((stream: SharedStream<AgentEvent> | null) => void) | undefined;
-    if (cacheKey) {
-      const cached = await this.#options.cache?.get(cacheKey).catch(() => undefined);
+    if (cache && slot && cacheKey) {
+      let servingKey = cacheKey;
+      let status: CacheStatus = 'hit';
+      let cached = await cache.get(cacheKey).catch(() => undefined);
+      const near = cache.nearDuplicates;
+      let signature: QuestionSignature | undefined;
+      if (!cached && !this.#inFlight.has(cacheKey) && near) {
+        // A reworded question already answered (or being answered) serves this one.
+        signature = await near.signature(question).catch(() => undefined);
+        const found = signature ? near.find(slot.scope, signature, slot.knows) : undefined;
+        if (found) {
+          cached = await cache.get(found.key).catch(() => undefined);
+          if (cached || this.#inFlight.has(found.key)) {
+            servingKey = found.key;
+            status = 'near';
+          } else near.remove(slot.scope, found.key);
+        }
+      }
       if (cached) {
-        metrics?.cache.inc({ result: 'hit' });
+        metrics?.cache.inc({ result: status });
         metrics?.messages.inc({ intent: cached.intent, route: 'answer' });
-        yield* turn.cached(cached, 'hit');
+        yield* turn.cached(cached, status);
         await this.#remember(ref, question, cached.text);
         return;
       }
-      // Single-flight: the first of several identical questions leads; the others follow its
-      // generation, or go their own way once it turns out not to be cacheable.
-      const pending = this.#inFlight.get(cacheKey);
+      // Single-flight: the first of several identical (or reworded) questions leads; the others
+      // follow its generation, or go their own way once it turns out not to be cacheable.
+      const pending = this.#inFlight.get(servingKey);
       if (pending) {
         const shared = await pending;
         if (shared) {
           metrics?.cache.inc({ result: 'shared' });
-          yield* turn.follow(shared, signal);
+          yield* turn.follow(shared, signal, this.#inFlightQuestions.get(servingKey));
           return;
         }
         cacheKey = undefined;
       } else {
         const key = cacheKey;
+        this.#inFlightQuestions.set(key, question);
+        if (near && signature) near.add(slot.scope, key, question, signature);
         this.#inFlight.set(
           key,
           new Promise((resolve) => {
             lead = (stream) => {
-              if (!stream) this.#inFlight.delete(key);
+              if (!stream) {
+                this.#inFlight.delete(key);
+                this.#inFlightQuestions.delete(key);
+                // Not cached after all (not cacheable, or degraded): nothing to match against.
+                if (!this.#cachedKeys.delete(key)) near?.remove(slot.scope, key);
+              }
               resolve(stream);
             };
           }),
@@ -311,17 +351,21 @@ export class SupportAgent {
         turn.timings.classifyMs = this.#settings.now() - classifyStarted;
         return decision;
       });
-    const retrieval = this.#options
-      .passages()
-      .then((source) => this.#search(source, question, signal))
-      .then(
-        (passages) => {
-          turn.timings.retrieveMs = this.#settings.now() - classifyStarted;
-          return { passages, error: undefined };
-        },
-        (error: unknown) => ({ passages: [] as RetrievedChunk[], error: toSupportBotError(error) }),
-      );
+    const retrieve = () =>
+      this.#options
+        .passages()
+        .then((source) => this.#search(source, question, signal))
+        .then(
+          (passages) => {
+            turn.timings.retrieveMs = this.#settings.now() - classifyStarted;
+            return { passages, error: undefined };
+          },
+          (error: unknown) => ({ passages: [] as RetrievedChunk[], error: toSupportBotError(error) }),
+        );
+    // The baseline pipeline (load comparisons) waits for the classification first, as the old system did.
+    let retrieval = this.#options.sequential ? undefined : retrieve();
     const decision = await classification;
+    if (this.#options.sequential) retrieval = retrieve();
     metrics?.classification.inc({ path: decision.source });
     const intent = decision.intent;
 
@@ -345,7 +389,7 @@ export class SupportAgent {
     // policy_question or product_inquiry: a grounded answer, shared with identical questions.
     metrics?.messages.inc({ intent, route: 'answer' });
     const answer = async function* (this: SupportAgent, answerSignal: AbortSignal | undefined) {
-      const { passages, error } = await retrieval;
+      const { passages, error } = await (retrieval ?? retrieve());
       if (error) {
         this.#options.logger?.warn({ turnId: turn.id, err: error }, 'retrieval failed; handing off');
         metrics?.degraded.inc({ reason: 'knowledge_unavailable' });
@@ -392,6 +436,7 @@ export class SupportAgent {
       shared.end();
       if (end && !end.degraded) {
         const cached: CachedAnswer = {
+          question,
           text: end.text,
           intent,
           sources: end.sources,
@@ -399,6 +444,7 @@ export class SupportAgent {
           createdAt: Date.now(),
         };
         // Written before the flight lands, so no identical question slips between the two.
+        this.#cachedKeys.add(cacheKey);
         await this.#options.cache?.set(cacheKey, cached).catch((error: unknown) => {
           this.#options.logger?.warn(
             { turnId: turn.id, err: toSupportBotError(error) },
@@ -411,6 +457,7 @@ export class SupportAgent {
       throw error;
     } finally {
       this.#inFlight.delete(cacheKey);
+      this.#inFlightQuestions.delete(cacheKey);
     }
   }
 
@@ -520,16 +567,21 @@ export class SupportAgent {
     return wide.filter((chunk) => documents.includes(chunk.documentId));
   }
 
-  async #cacheKey(question: string): Promise<string | undefined> {
+  /** The answer's cache key, its scope (everything but the question) and the KB's vocabulary. */
+  async #cacheSlot(
+    question: string,
+  ): Promise<{ key: string; scope: string; knows?: (term: string) => boolean } | undefined> {
     try {
       const source = await this.#options.passages();
-      return answerCacheKey({
+      const parts = {
         tenant: this.#options.tenant,
         question,
         knowledgeBaseVersion: await source.version(),
         promptVersion: this.#options.prompts.version,
         model: this.#options.answerModel.id,
-      });
+      };
+      const knows = this.#options.cache?.nearDuplicates ? await source.vocabulary?.() : undefined;
+      return { key: answerCacheKey(parts), scope: answerCacheScope(parts), ...(knows ? { knows } : {}) };
     } catch {
       return undefined;
     }
@@ -618,13 +670,17 @@ class Turn {
     yield this.start(answer.intent, 'rule', cache);
     this.markFirstText();
     yield { type: 'answer-delta', text: answer.text };
-    yield this.end(answer.text, answer.intent, cache, { sources: answer.sources });
+    yield {
+      ...this.end(answer.text, answer.intent, cache, { sources: answer.sources }),
+      ...(answer.question ? { servedQuestion: answer.question } : {}),
+    } as AgentEvent;
   }
 
   /** Replays a generation in progress (single-flight), as this turn's own reply. */
   async *follow(
     shared: SharedStream<AgentEvent>,
     signal: AbortSignal | undefined,
+    servedQuestion?: string,
   ): AsyncGenerator<AgentEvent> {
     for await (const event of shared.read(signal)) {
       if (event.type === 'answer-start') yield { ...event, turnId: this.id, cache: 'shared' };
@@ -636,6 +692,7 @@ class Turn {
           ...event,
           turnId: this.id,
           cache: 'shared',
+          ...(servedQuestion ? { servedQuestion } : {}),
           // The tokens were paid once, by the generating turn.
           usage: [],
           costUsd: 0,

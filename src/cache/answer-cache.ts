@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type Keyv from 'keyv';
 import { normalizeText } from '../knowledge/text-analysis.ts';
 import type { Intent } from '../llm/intents.ts';
+import type { NearDuplicateIndex } from './near-duplicate.ts';
 
 /** A source cited by an answer. */
 export interface AnswerSource {
@@ -12,6 +13,8 @@ export interface AnswerSource {
 
 /** A reusable answer. */
 export interface CachedAnswer {
+  /** The question it was written for. */
+  question?: string;
   text: string;
   intent: Intent;
   sources: AnswerSource[];
@@ -57,14 +60,27 @@ export function answerCacheKey(parts: AnswerKeyParts): string {
   return `answer:${parts.tenant}:${digest}`;
 }
 
-/** Answers on Keyv (memory, or Redis shared by every instance), with a TTL. */
+/** Everything a key covers but the question: answers in one scope may serve each other's rewordings. */
+export function answerCacheScope(parts: Omit<AnswerKeyParts, 'question'>): string {
+  return createHash('sha256')
+    .update([parts.tenant, parts.knowledgeBaseVersion, parts.promptVersion, parts.model].join('\u0000'))
+    .digest('hex')
+    .slice(0, 16);
+}
+
+/**
+ * Answers on Keyv (memory, or Redis shared by every instance), with a TTL; optionally with a
+ * near-duplicate index so reworded questions find them too.
+ */
 export class AnswerCache {
   readonly #store: Keyv;
   readonly #ttlMs: number;
+  readonly nearDuplicates: NearDuplicateIndex | undefined;
 
-  constructor(options: { store: Keyv; ttlMs: number }) {
+  constructor(options: { store: Keyv; ttlMs: number; nearDuplicates?: NearDuplicateIndex }) {
     this.#store = options.store;
     this.#ttlMs = options.ttlMs;
+    this.nearDuplicates = options.nearDuplicates;
   }
 
   async get(key: string): Promise<CachedAnswer | undefined> {

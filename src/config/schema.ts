@@ -97,6 +97,7 @@ export const configSchema = z
       historyTurns: wholeNumber(0, 50),
       maxQuestionCharacters: wholeNumber(100, 100_000),
       maxAnswerCharacters: wholeNumber(200, 40_000),
+      pipeline: z.enum(['streaming', 'baseline'], { message: 'expected streaming or baseline' }),
     }),
     cache: z.strictObject({
       enabled: flag,
@@ -106,6 +107,9 @@ export const configSchema = z
         z.string().regex(/^rediss?:\/\//, { message: 'expected redis:// or rediss://' }),
       ]),
       namespace: z.string().min(1),
+      memoryMaxEntries: wholeNumber(100, 10_000_000),
+      nearDuplicates: flag,
+      similarity: z.coerce.number().min(0.5).max(1),
     }),
     http: z.strictObject({
       host: z.string().min(1),
@@ -190,6 +194,9 @@ export const environmentOverrides = [
   { name: 'CACHE_ENABLED', path: ['cache', 'enabled'] },
   { name: 'CACHE_TTL_SECONDS', path: ['cache', 'ttlSeconds'] },
   { name: 'REDIS_URL', path: ['cache', 'redisUrl'] },
+  { name: 'CACHE_NEAR_DUPLICATES', path: ['cache', 'nearDuplicates'] },
+  { name: 'CACHE_SIMILARITY', path: ['cache', 'similarity'] },
+  { name: 'AGENT_PIPELINE', path: ['agent', 'pipeline'] },
   { name: 'HOST', path: ['http', 'host'] },
   { name: 'PORT', path: ['http', 'port'] },
   { name: 'SLACK_BOT_TOKEN', path: ['slack', 'botToken'], secret: true },

@@ -104,6 +104,11 @@ export class LexicalIndex {
   }
 
   /** The `k` best chunks for a query, best first; only chunks sharing something with it. */
+  /** Whether a term (a stem, as {@link analyze} makes them) occurs in the indexed chunks. */
+  has(term: string): boolean {
+    return this.#postings.has(term);
+  }
+
   search(query: string, k: number): LexicalHit[] {
     if (k <= 0) return [];
     const queryWeights = this.#queryTerms(query);

@@ -109,6 +109,12 @@ export class Retriever {
     return limitPerDocument(fused, k, perDocument);
   }
 
+  /** Whether the knowledge base uses a word stem: tells typos from real words. */
+  async vocabulary(): Promise<(term: string) => boolean> {
+    const { index } = await this.#lexicalIndex();
+    return (term) => index.has(term);
+  }
+
   async #lexicalIndex(): Promise<LexicalState> {
     const version = await this.version();
     // Concurrent searches share one build per version rather than each reading every chunk.

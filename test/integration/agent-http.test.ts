@@ -202,6 +202,37 @@ describe('the agent behind the HTTP API, with real Chroma and the openai client 
     expect(later.start?.cache).toBe('hit');
     expect(later.end?.text).toBe(replies[0]?.end?.text);
     expect(answerCalls(fake)).toHaveLength(1);
+
+    // A reworded copy (a typo, a greeting) is a near-duplicate; another country is not.
+    const reworded = await postMessage(running.url, {
+      conversationId: fresh(),
+      text: 'Hi! Do you shipp to Canada, and how much does it cost?? thanks',
+    });
+    expect(reworded.start?.cache).toBe('near');
+    expect(reworded.end).toMatchObject({ text: replies[0]?.end?.text, servedQuestion: question });
+    const mexico = await postMessage(running.url, {
+      conversationId: fresh(),
+      text: 'Do you ship to Mexico, and how much does it cost?',
+    });
+    expect(mexico.start?.cache).toBe('miss');
+    expect(answerCalls(fake)).toHaveLength(2);
+  });
+
+  it('lets paraphrases asked at the same time share one generation', async () => {
+    fake.setProfile({ ttftMs: 300, tokensPerSecond: 200 }, 'gpt-4-turbo');
+    const before = answerCalls(fake).length;
+    const asked = [
+      'How long is the warranty on the Summit tent?',
+      'how long is the warrenty on the summit tent',
+      'HOW LONG IS THE WARRANTY ON THE SUMMIT TENT??',
+      'Hello, how long is the warranty on the Summit tent please',
+    ];
+    const replies = await Promise.all(
+      asked.map((text) => postMessage(running.url, { conversationId: fresh(), text })),
+    );
+    expect(answerCalls(fake).length - before).toBe(1);
+    expect(new Set(replies.map((reply) => reply.end?.text)).size).toBe(1);
+    expect(replies.map((reply) => reply.start?.cache).sort()).toEqual(['miss', 'shared', 'shared', 'shared']);
   });
 
   it('misses the cache once the knowledge base changes', async () => {
