@@ -4,11 +4,14 @@ import Keyv from 'keyv';
 import { loadPrompts } from './agent/prompts.ts';
 import { SupportAgent } from './agent/support-agent.ts';
 import { AnswerCache } from './cache/answer-cache.ts';
+import { BoundedMemoryStore } from './cache/bounded-memory-store.ts';
+import { NearDuplicateIndex } from './cache/near-duplicate.ts';
 import { projectRoot } from './config/load.ts';
 import type { Config } from './config/schema.ts';
 import { ThreadStore } from './conversation/thread-store.ts';
 import { toSupportBotError } from './errors.ts';
 import { createKnowledgeBase, type KnowledgeBase } from './knowledge/knowledge-base.ts';
+import { BufferedAnswerModel } from './llm/buffered-answer-model.ts';
 import { createEmbedder } from './llm/create-embedder.ts';
 import { type ChatModels, createChatModels } from './llm/create-models.ts';
 import { loadIntentCatalog } from './llm/intents.ts';
@@ -60,16 +63,27 @@ export async function createSupportBot(options: CreateSupportBotOptions): Promis
     logger?.error({ err: toSupportBotError(error) }, 'key-value store error'),
   );
 
+  // The replaced system's pipeline, for load comparisons: see config agent.pipeline.
+  const baseline = config.agent.pipeline === 'baseline';
   const agent = new SupportAgent({
     tenant: config.tenant,
     passages: () => knowledgeBase.retriever(),
     classifier: models.classifier,
-    answerModel: models.answerModel,
+    answerModel: baseline ? new BufferedAnswerModel(models.answerModel) : models.answerModel,
     prompts,
     threads: new ThreadStore({ store, historyTurns: config.agent.historyTurns }),
-    ...(config.cache.enabled
-      ? { cache: new AnswerCache({ store, ttlMs: config.cache.ttlSeconds * 1000 }) }
+    ...(config.cache.enabled && !baseline
+      ? {
+          cache: new AnswerCache({
+            store,
+            ttlMs: config.cache.ttlSeconds * 1000,
+            ...(config.cache.nearDuplicates
+              ? { nearDuplicates: new NearDuplicateIndex({ embedder, threshold: config.cache.similarity }) }
+              : {}),
+          }),
+        }
       : {}),
+    ...(baseline ? { sequential: true } : {}),
     metrics,
     ...(logger ? { logger } : {}),
     prices: config.llm.prices,
@@ -102,7 +116,7 @@ export async function createSupportBot(options: CreateSupportBotOptions): Promis
 }
 
 function createStore(config: Config): Keyv {
-  const { redisUrl, namespace } = config.cache;
-  if (!redisUrl) return new Keyv({ namespace });
+  const { redisUrl, namespace, memoryMaxEntries } = config.cache;
+  if (!redisUrl) return new Keyv({ store: new BoundedMemoryStore(memoryMaxEntries), namespace });
   return new Keyv({ store: new KeyvRedis(redisUrl), namespace, useKeyPrefix: false });
 }

@@ -60,7 +60,9 @@ async function main(): Promise<void> {
       server.listen(config.http.port, config.http.host, resolve);
     });
     const { port } = server.address() as AddressInfo;
+    // The platform SDKs are loaded only when configured: together they weigh ~35 MB of memory.
     if (config.slack.botToken) {
+      const { createSlackBot } = await import('../adapters/slack/slack-bot.ts');
       slack = createSlackBot({
         config: config.slack,
         agent: bot.agent,
@@ -74,6 +76,7 @@ async function main(): Promise<void> {
       logger.info({ mode: config.slack.mode, port: slackPort }, 'slack connected');
     }
     if (config.discord.token) {
+      const { createDiscordBot } = await import('../adapters/discord/discord-bot.ts');
       discord = createDiscordBot({
         config: config.discord,
         agent: bot.agent,
@@ -109,6 +112,7 @@ async function main(): Promise<void> {
 
 /** One process of a sharded Discord bot: its shards come from the manager's environment. */
 async function runShard(bot: SupportBot, logger: Logger): Promise<void> {
+  const { createDiscordBot } = await import('../adapters/discord/discord-bot.ts');
   const discord = createDiscordBot({
     config: bot.config.discord,
     agent: bot.agent,

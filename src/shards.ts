@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { REST, type RESTGetAPIGatewayBotResult, Routes, ShardingManager } from 'discord.js';
 import { createSupportBot } from './app.ts';
 import { loadConfig, projectRoot } from './config/load.ts';
@@ -28,11 +29,15 @@ async function manage(): Promise<void> {
       logger,
     });
     const { url: chromaUrl } = await bot.knowledgeBase.connection.connect();
-    const manager = new ShardingManager(path.join(projectRoot, 'src/main.ts'), {
+    // From the compiled build (npm run build:dist) the shards run dist/src/main.js; from the sources, tsx.
+    const compiled = import.meta.url.endsWith('.js');
+    const file = compiled
+      ? fileURLToPath(new URL('./main.js', import.meta.url))
+      : path.join(projectRoot, 'src/main.ts');
+    const manager = new ShardingManager(file, {
       token: config.discord.token,
       totalShards: config.discord.shards === 'auto' ? await recommendedShards(config) : config.discord.shards,
-      // The shards run TypeScript through tsx, like `npm start`.
-      execArgv: ['--import', 'tsx'],
+      execArgv: compiled ? [] : ['--import', 'tsx'],
       shardArgs: [],
       respawn: true,
     });

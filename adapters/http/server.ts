@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import path from 'node:path';
 import type { AgentEvent, SupportAgent } from '../../src/agent/support-agent.ts';
+import { projectRoot } from '../../src/config/load.ts';
 import { toSupportBotError } from '../../src/errors.ts';
 import type { LoggerLike } from '../../src/observability/logger-like.ts';
 import type { Metrics } from '../../src/observability/metrics.ts';
@@ -17,7 +19,8 @@ export interface HttpAdapterOptions {
   health?: () => Promise<{ ok: boolean; [detail: string]: unknown }>;
 }
 
-const webChat = readFileSync(new URL('./public/index.html', import.meta.url), 'utf8');
+// From the project folder, so the compiled server (dist/) serves the same page.
+const webChat = readFileSync(path.join(projectRoot, 'adapters/http/public/index.html'), 'utf8');
 
 class HttpError extends Error {
   constructor(

@@ -7,8 +7,18 @@ import type { z } from 'zod';
 import { ConfigError } from '../errors.ts';
 import { type Config, configSchema, environmentOverrides, secretKeys } from './schema.ts';
 
-/** The project folder: relative paths in the configuration are resolved from here. */
-export const projectRoot = fileURLToPath(new URL('../../', import.meta.url));
+/**
+ * The project folder (the one with package.json, from src/ or from the compiled dist/src/):
+ * relative paths in the configuration are resolved from here.
+ */
+export const projectRoot = findProjectRoot(fileURLToPath(new URL('.', import.meta.url)));
+
+function findProjectRoot(from: string): string {
+  for (let folder = from; ; folder = path.dirname(folder)) {
+    if (existsSync(path.join(folder, 'package.json'))) return folder;
+    if (path.dirname(folder) === folder) return fileURLToPath(new URL('../../', import.meta.url));
+  }
+}
 
 /** Options of {@link loadConfig}; everything from outside the process comes in here. */
 export interface LoadConfigOptions {
