@@ -441,7 +441,7 @@ function contentOf(message: ChatMessage): string {
   return (message.content ?? []).map((part) => part.text ?? '').join('');
 }
 
-function isClassification(request: ChatRequest): boolean {
+export function isClassification(request: ChatRequest): boolean {
   if (request.response_format?.type === 'json_schema' || request.response_format?.type === 'json_object')
     return true;
   const system = request.messages.find((message) => message.role === 'system');
