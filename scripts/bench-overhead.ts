@@ -10,9 +10,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { projectRoot } from '../src/config/load.ts';
-import { startChromaServer } from '../src/knowledge/chroma-launcher.ts';
-import { startFakeOpenAI } from '../test/fakes/openai-server.ts';
-import { type BotProcess, buildDist, drive, percentile, startBot } from './load/harness.ts';
+import {
+  type BotProcess,
+  buildDist,
+  drive,
+  percentile,
+  startBot,
+  startLoadEnvironment,
+} from './load/harness.ts';
 import { readTopics } from './load/workload.ts';
 
 const { values: args } = parseArgs({
@@ -29,28 +34,11 @@ async function main(): Promise<void> {
   const topics = readTopics(path.resolve(projectRoot, args.topics));
   const answerable = topics.filter((topic) => /policy|product/.test(topic.intent));
   const questions = answerable.flatMap((topic) => topic.paraphrases);
-  const dataDir = path.join(projectRoot, '.data', 'load');
-  mkdirSync(dataDir, { recursive: true });
   buildDist();
-  const fake = await startFakeOpenAI({ profile: { ttftMs: 0, tokensPerSecond: 0, answerTokens: 300 } });
-  const chroma = await startChromaServer({
-    dataDir: path.join(dataDir, 'chroma'),
-    runtimeCacheDir: path.join(projectRoot, '.cache'),
-    logFile: path.join(dataDir, 'chroma.log'),
+  const environment = await startLoadEnvironment({
+    profile: { ttftMs: 0, tokensPerSecond: 0, answerTokens: 300 },
   });
-  const env = {
-    CHROMA_URL: chroma.url,
-    KB_COLLECTION: 'load-test-kb',
-    DATA_DIR: dataDir,
-    EMBEDDINGS_PROVIDER: 'offline',
-    LLM_PROVIDER: 'openai',
-    OPENAI_API_KEY: 'load-test-key',
-    OPENAI_BASE_URL: fake.url,
-    LOG_LEVEL: 'warn',
-    REDIS_URL: '',
-    SLACK_BOT_TOKEN: '',
-    DISCORD_TOKEN: '',
-  };
+  const env = environment.env;
   const phases: Record<string, unknown>[] = [];
   let pool = questions;
   const measure = async (label: string, bot: BotProcess, connections: number, seconds: number) => {
@@ -125,8 +113,7 @@ async function main(): Promise<void> {
     await measure('uncached (instant model), 10 at once', bot, 10, Math.max(5, Math.round(duration / 2)));
   } finally {
     await bot?.stop();
-    await fake.close();
-    await chroma.stop();
+    await environment.close();
   }
   const report = {
     at: new Date().toISOString(),

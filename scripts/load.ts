@@ -11,13 +11,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createProgress } from '../src/cli/progress.ts';
 import { loadConfig, projectRoot } from '../src/config/load.ts';
-import { startChromaServer } from '../src/knowledge/chroma-launcher.ts';
-import {
-  type ChatRequest,
-  defaultRespond,
-  isClassification,
-  startFakeOpenAI,
-} from '../test/fakes/openai-server.ts';
+import { type ChatRequest, defaultRespond, isClassification } from '../test/fakes/openai-server.ts';
 import {
   type BotProcess,
   buildDist,
@@ -26,6 +20,7 @@ import {
   percentile,
   type ReplyRecord,
   startBot,
+  startLoadEnvironment,
 } from './load/harness.ts';
 import { createWorkload, readTopics } from './load/workload.ts';
 
@@ -110,10 +105,12 @@ function summarize(
   });
   const falseHits = falseHitRecords.length;
   const byRewording: RunSummary['byRewording'] = {};
+  const servedSet = new Set(served);
   for (const record of answers) {
-    const entry = (byRewording[record.rewording] ??= { requests: 0, served: 0 });
+    byRewording[record.rewording] ??= { requests: 0, served: 0 };
+    const entry = byRewording[record.rewording] as { requests: number; served: number };
     entry.requests++;
-    if (served.includes(record)) entry.served++;
+    if (servedSet.has(record)) entry.served++;
   }
   return {
     label,
@@ -160,43 +157,23 @@ async function main(): Promise<void> {
   const runBaseline = args.baseline && !args['no-baseline'];
   const topics = readTopics(path.resolve(projectRoot, args.topics));
   const config = loadConfig({ env: {}, loadDotEnv: false });
-  const dataDir = path.join(projectRoot, '.data', 'load');
-  mkdirSync(dataDir, { recursive: true });
-
   // The strong model like the old system's (first token 1.5 s, 25 tokens/s, ~300 tokens); the
   // cheap classifier 0.4 s. Answers are padded to the token count from the passages themselves.
   const answerTokens = Number(args.tokens);
-  const fake = await startFakeOpenAI({
+  const environment = await startLoadEnvironment({
     profile: { ttftMs: Number(args.ttft), tokensPerSecond: Number(args.tps), answerTokens },
     profiles: {
       [config.llm.classifierModel]: { ttftMs: Number(args['classifier-ttft']), tokensPerSecond: 0 },
     },
     respond: (request: ChatRequest) => {
       const base = defaultRespond(request);
-      if (isClassification(request)) return base;
+      if (isClassification(request) || !base.trim()) return base;
       let text = base;
       while (text.split(/\s+/).length < answerTokens * 0.8) text = `${text}\n\n${base}`;
       return text;
     },
   });
-  const chroma = await startChromaServer({
-    dataDir: path.join(dataDir, 'chroma'),
-    runtimeCacheDir: path.join(projectRoot, '.cache'),
-    logFile: path.join(dataDir, 'chroma.log'),
-  });
-  const baseEnv = {
-    CHROMA_URL: chroma.url,
-    KB_COLLECTION: 'load-test-kb',
-    DATA_DIR: dataDir,
-    EMBEDDINGS_PROVIDER: 'offline',
-    LLM_PROVIDER: 'openai',
-    OPENAI_API_KEY: 'load-test-key',
-    OPENAI_BASE_URL: fake.url,
-    LOG_LEVEL: 'warn',
-    REDIS_URL: '',
-    SLACK_BOT_TOKEN: '',
-    DISCORD_TOKEN: '',
-  };
+  const baseEnv = environment.env;
 
   const runtime = args.tsx ? 'tsx' : 'dist';
   if (runtime === 'dist') buildDist();
@@ -257,8 +234,7 @@ async function main(): Promise<void> {
       });
     }
   } finally {
-    await fake.close();
-    await chroma.stop();
+    await environment.close();
   }
 
   const report = {
@@ -397,6 +373,14 @@ function markdown(runs: RunSummary[]): string {
       '0',
       `${ours.errors} of ${ours.requests}`,
       baseline ? `${baseline.errors} of ${baseline.requests}` : '',
+      '',
+    ],
+    [
+      'still streaming at the end (in the figures as a lower bound)',
+      '',
+      '',
+      String(ours.unfinished),
+      baseline ? String(baseline.unfinished) : '',
       '',
     ],
     [

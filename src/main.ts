@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
-import { createDiscordBot, type DiscordBot } from '../adapters/discord/discord-bot.ts';
+import type { DiscordBot } from '../adapters/discord/discord-bot.ts';
 import { createHttpAdapter } from '../adapters/http/server.ts';
-import { createSlackBot, type SlackBot } from '../adapters/slack/slack-bot.ts';
+import type { SlackBot } from '../adapters/slack/slack-bot.ts';
 import { createSupportBot, type SupportBot } from './app.ts';
 import { loadConfig } from './config/load.ts';
 import { toSupportBotError } from './errors.ts';

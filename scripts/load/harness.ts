@@ -1,10 +1,12 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import { projectRoot } from '../../src/config/load.ts';
+import { startChromaServer } from '../../src/knowledge/chroma-launcher.ts';
+import { type FakeOpenAIOptions, startFakeOpenAI } from '../../test/fakes/openai-server.ts';
 
 /** A support bot started as its own process, as `npm start` would, for load runs. */
 export interface BotProcess {
@@ -22,6 +24,44 @@ export async function freePort(): Promise<number> {
   const { port } = server.address() as { port: number };
   server.close();
   return port;
+}
+
+/**
+ * What a load run's bot talks to: the local OpenAI-compatible server with `model`'s latency, and a
+ * Chroma server of its own under .data/load. Returns the bot's environment.
+ */
+export async function startLoadEnvironment(model: FakeOpenAIOptions) {
+  const dataDir = path.join(projectRoot, '.data', 'load');
+  mkdirSync(dataDir, { recursive: true });
+  const fake = await startFakeOpenAI(model);
+  const chroma = await startChromaServer({
+    dataDir: path.join(dataDir, 'chroma'),
+    runtimeCacheDir: path.join(projectRoot, '.cache'),
+    logFile: path.join(dataDir, 'chroma.log'),
+  }).catch(async (error: unknown) => {
+    await fake.close();
+    throw error;
+  });
+  const env: Record<string, string> = {
+    CHROMA_URL: chroma.url,
+    KB_COLLECTION: 'load-test-kb',
+    DATA_DIR: dataDir,
+    EMBEDDINGS_PROVIDER: 'offline',
+    LLM_PROVIDER: 'openai',
+    OPENAI_API_KEY: 'load-test-key',
+    OPENAI_BASE_URL: fake.url,
+    LOG_LEVEL: 'warn',
+    REDIS_URL: '',
+    SLACK_BOT_TOKEN: '',
+    DISCORD_TOKEN: '',
+  };
+  return {
+    env,
+    async close() {
+      await fake.close();
+      await chroma.stop();
+    },
+  };
 }
 
 /** Compiles the bot (`npm run build:dist`), as it runs in production. */

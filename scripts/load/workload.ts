@@ -41,7 +41,10 @@ export function zipfSampler(n: number, s: number, random: () => number): () => n
   const total = weights.reduce((sum, weight) => sum + weight, 0);
   const cumulative: number[] = [];
   let running = 0;
-  for (const weight of weights) cumulative.push((running += weight / total));
+  for (const weight of weights) {
+    running += weight / total;
+    cumulative.push(running);
+  }
   return () => {
     const draw = random();
     const index = cumulative.findIndex((bound) => draw <= bound);

@@ -219,6 +219,7 @@ export const environmentOverrides = [
   { name: 'DISCORD_THREADS', path: ['discord', 'threads'] },
   { name: 'DISCORD_REGISTER_COMMANDS', path: ['discord', 'registerCommands'] },
   { name: 'DISCORD_SHARDS', path: ['discord', 'shards'] },
+  { name: 'DISCORD_SHARD_SPAWN_DELAY_MS', path: ['discord', 'shardSpawnDelayMs'] },
   { name: 'LOG_LEVEL', path: ['log', 'level'] },
 ] as const satisfies readonly { name: string; path: readonly string[]; secret?: boolean }[];
 
