@@ -29,7 +29,7 @@ import type { Metrics } from '../../src/observability/metrics.ts';
 import { priority } from '../../src/reply/budget-scheduler.ts';
 import { type Clock, systemClock } from '../../src/reply/clock.ts';
 import { type ProgressiveReply, ReplyEngine } from '../../src/reply/progressive-reply.ts';
-import { RateLimitedError, ReplyDeliveryError } from '../../src/reply/transport.ts';
+import { ReplyDeliveryError } from '../../src/reply/transport.ts';
 import {
   DiscordReplyTransport,
   type DiscordTarget,
@@ -320,29 +320,23 @@ export function createDiscordBot(options: DiscordBotOptions): DiscordBot {
   /** Starts a thread from the message, spending the parent channel's budget. */
   async function startThread(message: Message): Promise<string> {
     const name = threadName(message.content.replace(/<@!?\d+>/g, ''));
-    const scopes = transport.scopes({ kind: 'channel', channelId: message.channelId }, 'post');
-    for (let attempt = 0; ; attempt++) {
-      try {
-        let threadId = '';
-        await engine.scheduler.schedule({
-          priority: priority.first,
-          scopes,
-          owner: message,
-          run: async () => {
-            const thread = await message.startThread({
-              name,
-              autoArchiveDuration: ThreadAutoArchiveDuration.OneDay,
-            });
-            threadId = thread.id;
-          },
-        });
-        return threadId;
-      } catch (error) {
-        const mapped = toTransportError(error);
-        if (!(mapped instanceof RateLimitedError) || attempt >= 8) throw mapped;
-        engine.scheduler.block(scopes, clock.now() + mapped.retryAfterMs);
-      }
-    }
+    let threadId = '';
+    await engine.scheduler.schedulePaced(
+      {
+        priority: priority.first,
+        scopes: transport.scopes({ kind: 'channel', channelId: message.channelId }, 'post'),
+        owner: message,
+        run: async () => {
+          const thread = await message.startThread({
+            name,
+            autoArchiveDuration: ThreadAutoArchiveDuration.OneDay,
+          });
+          threadId = thread.id;
+        },
+      },
+      { toError: toTransportError },
+    );
+    return threadId;
   }
 
   async function rememberConversation(conversation: Conversation): Promise<void> {
@@ -466,24 +460,15 @@ export function createDiscordBot(options: DiscordBotOptions): DiscordBot {
 
   /** A post outside a streamed answer that still spends the channel's budget (and waits out 429s). */
   async function postPaced(target: DiscordTarget, body: Record<string, unknown>): Promise<void> {
-    const scopes = transport.scopes(target, 'post');
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await engine.scheduler.schedule({
-          priority: priority.continuation,
-          scopes,
-          owner: target,
-          run: async () => {
-            const { content, ...extra } = body;
-            await transport.postMessage(target, String(content ?? ''), extra);
-          },
-        });
-        return;
-      } catch (error) {
-        if (!(error instanceof RateLimitedError) || attempt >= 8) throw error;
-        engine.scheduler.block(scopes, clock.now() + error.retryAfterMs);
-      }
-    }
+    const { content, ...extra } = body;
+    await engine.scheduler.schedulePaced({
+      priority: priority.continuation,
+      scopes: transport.scopes(target, 'post'),
+      owner: target,
+      run: async () => {
+        await transport.postMessage(target, String(content ?? ''), extra);
+      },
+    });
   }
 
   async function onInteraction(interaction: Interaction): Promise<void> {

@@ -10,7 +10,6 @@ import { type LoggerLike, silentLogger } from '../../src/observability/logger-li
 import type { Metrics } from '../../src/observability/metrics.ts';
 import { type Clock, systemClock } from '../../src/reply/clock.ts';
 import { ReplyEngine } from '../../src/reply/progressive-reply.ts';
-import { RateLimitedError } from '../../src/reply/transport.ts';
 import { openSlackReply, type SlackReply } from './slack-reply.ts';
 import {
   SlackReplyTransport,
@@ -359,23 +358,17 @@ export function createSlackBot(options: SlackBotOptions): SlackBot {
     target: SlackTarget,
     args: Parameters<WebClient['chat']['postMessage']>[0],
   ): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await engine.scheduler.schedule({
-          priority: 2,
-          scopes: transport.scopes(target, 'post'),
-          owner: target,
-          run: async () => {
-            await client.chat.postMessage(args);
-          },
-        });
-        return;
-      } catch (error) {
-        const mapped = toTransportError(error);
-        if (!(mapped instanceof RateLimitedError) || attempt >= 5) throw mapped;
-        engine.scheduler.block(transport.scopes(target, 'post'), clock.now() + mapped.retryAfterMs);
-      }
-    }
+    await engine.scheduler.schedulePaced(
+      {
+        priority: 2,
+        scopes: transport.scopes(target, 'post'),
+        owner: target,
+        run: async () => {
+          await client.chat.postMessage(args);
+        },
+      },
+      { maxRetries: 5, toError: toTransportError },
+    );
   }
 
   async function announceHandoff(

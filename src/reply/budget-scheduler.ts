@@ -1,5 +1,5 @@
 import type { Clock } from './clock.ts';
-import type { BudgetScope } from './transport.ts';
+import { type BudgetScope, RateLimitedError } from './transport.ts';
 
 /** How urgent an operation is; lower goes first. */
 export const priority = {
@@ -56,6 +56,28 @@ export class BudgetScheduler {
       this.#queue.push({ ...task, sequence: this.#sequence++, resolve, reject });
       this.#pump();
     });
+  }
+
+  /**
+   * {@link schedule} for an operation outside a streamed reply (a sources message, a thread, an
+   * announcement): when it fails with a {@link RateLimitedError} (after `toError` maps the
+   * failure), its scopes are blocked for the Retry-After and it waits its turn again, up to
+   * `maxRetries` times. Other failures are thrown at once.
+   */
+  async schedulePaced(
+    task: BudgetTask,
+    options: { maxRetries?: number; toError?: (error: unknown) => unknown } = {},
+  ): Promise<void> {
+    const { maxRetries = 8, toError = (error: unknown) => error } = options;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.schedule(task);
+      } catch (error) {
+        const mapped = toError(error);
+        if (!(mapped instanceof RateLimitedError) || attempt >= maxRetries) throw mapped;
+        this.block(task.scopes, this.#clock.now() + mapped.retryAfterMs);
+      }
+    }
   }
 
   /** Blocks scopes until `until` (after a 429), on top of the windows. */
