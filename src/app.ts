@@ -15,6 +15,7 @@ import { BufferedAnswerModel } from './llm/buffered-answer-model.ts';
 import { createEmbedder } from './llm/create-embedder.ts';
 import { type ChatModels, createChatModels } from './llm/create-models.ts';
 import { loadIntentCatalog } from './llm/intents.ts';
+import { type ComponentStatus, HealthRegistry } from './observability/health.ts';
 import type { LoggerLike } from './observability/logger-like.ts';
 import { createMetrics, type Metrics } from './observability/metrics.ts';
 
@@ -27,7 +28,19 @@ export interface SupportBot {
   metrics: Metrics;
   /** Keyv store shared by the cache, threads and (later) event de-duplication. */
   store: Keyv;
-  health(): Promise<{ ok: boolean; knowledgeBase: 'up' | 'down'; provider: string }>;
+  /** What each platform connection reports about itself (/healthz). */
+  components: HealthRegistry;
+  /**
+   * `ok` while the knowledge base answers: the HTTP API can serve. A platform that is down or
+   * degraded shows in `components` without failing the check, so one platform never takes the
+   * instance out of a load balancer.
+   */
+  health(): Promise<{
+    ok: boolean;
+    knowledgeBase: 'up' | 'down';
+    provider: string;
+    components: Record<string, ComponentStatus>;
+  }>;
   close(): Promise<void>;
 }
 
@@ -59,6 +72,10 @@ export async function createSupportBot(options: CreateSupportBotOptions): Promis
       logger?.warn({ err: toSupportBotError(error) }, 'intent model failed; local answer used'),
   });
   const store = createStore(config);
+  const components = new HealthRegistry();
+  components.onChange((component, status) =>
+    metrics.componentUp.set({ component }, status.state === 'up' || status.state === 'degraded' ? 1 : 0),
+  );
   store.on('error', (error: unknown) =>
     logger?.error({ err: toSupportBotError(error) }, 'key-value store error'),
   );
@@ -99,6 +116,7 @@ export async function createSupportBot(options: CreateSupportBotOptions): Promis
     models,
     metrics,
     store,
+    components,
     async health() {
       const up = await knowledgeBase.connection
         .connect()
@@ -107,7 +125,12 @@ export async function createSupportBot(options: CreateSupportBotOptions): Promis
           () => true,
           () => false,
         );
-      return { ok: up, knowledgeBase: up ? 'up' : 'down', provider: models.provider };
+      return {
+        ok: up,
+        knowledgeBase: up ? 'up' : 'down',
+        provider: models.provider,
+        components: components.snapshot(),
+      };
     },
     async close() {
       await Promise.allSettled([knowledgeBase.close(), store.disconnect()]);

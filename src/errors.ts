@@ -86,3 +86,21 @@ export class ModelError extends SupportBotError {
     this.status = options.status;
   }
 }
+
+/**
+ * A platform connection (Slack, Discord) could not start or was cut off. `retryable` says whether
+ * trying again later can help (network, 5xx) or whether an operator must act first (bad token,
+ * a privileged intent not enabled, the app uninstalled); the message says what to do.
+ */
+export class PlatformError extends SupportBotError {
+  readonly platform: string;
+  constructor(
+    platform: string,
+    code: string,
+    message: string,
+    options: { cause?: unknown; retryable?: boolean } = {},
+  ) {
+    super(code, message, { cause: options.cause, retryable: options.retryable ?? false });
+    this.platform = platform;
+  }
+}

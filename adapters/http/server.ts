@@ -65,7 +65,11 @@ export function createHttpAdapter(options: HttpAdapterOptions): Server {
     if (path === '/healthz') {
       allow(request, 'GET');
       const health = options.health ? await options.health() : { ok: true };
-      return sendJson(response, health.ok ? 200 : 503, { status: health.ok ? 'ok' : 'degraded', ...health });
+      // 503 only when this instance cannot answer at all; a platform that is off is reported, not fatal.
+      const components = (health.components ?? {}) as Record<string, { state?: string }>;
+      const allUp = Object.values(components).every((status) => status.state === 'up');
+      const status = health.ok && allUp ? 'ok' : 'degraded';
+      return sendJson(response, health.ok ? 200 : 503, { status, ...health });
     }
     if (path === '/metrics') {
       allow(request, 'GET');

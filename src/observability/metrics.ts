@@ -1,4 +1,4 @@
-import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 /** The bot's metrics, in one registry exposed at GET /metrics. */
 export interface Metrics {
@@ -12,6 +12,8 @@ export interface Metrics {
   degraded: Counter<'reason'>;
   feedback: Counter<'platform' | 'verdict'>;
   platformErrors: Counter<'platform' | 'error'>;
+  /** 1 while a component (slack, discord…) is up or degraded, 0 otherwise. */
+  componentUp: Gauge<'component'>;
   firstTokenSeconds: Histogram<'cache'>;
   answerSeconds: Histogram<'cache'>;
 }
@@ -75,6 +77,12 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
       name: 'supportbot_platform_errors_total',
       help: 'Platform API errors by code',
       labelNames: ['platform', 'error'],
+      registers: [registry],
+    }),
+    componentUp: new Gauge({
+      name: 'supportbot_component_up',
+      help: 'Whether a component (slack, discord) is connected: 1 up or degraded, 0 otherwise',
+      labelNames: ['component'],
       registers: [registry],
     }),
     firstTokenSeconds: new Histogram({

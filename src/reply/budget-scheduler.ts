@@ -75,13 +75,13 @@ export class BudgetScheduler {
       } catch (error) {
         const mapped = toError(error);
         if (!(mapped instanceof RateLimitedError) || attempt >= maxRetries) throw mapped;
-        this.block(task.scopes, this.#clock.now() + mapped.retryAfterMs);
+        this.block(mapped.blockedScopes(task.scopes), this.#clock.now() + mapped.retryAfterMs);
       }
     }
   }
 
   /** Blocks scopes until `until` (after a 429), on top of the windows. */
-  block(scopes: readonly BudgetScope[], until: number): void {
+  block(scopes: readonly Pick<BudgetScope, 'key'>[], until: number): void {
     for (const scope of scopes) {
       this.#blockedUntil.set(scope.key, Math.max(this.#blockedUntil.get(scope.key) ?? 0, until));
     }

@@ -291,9 +291,10 @@ export class ProgressiveReply<Target> {
     this.#attempts++;
     const { logger, maxAttempts, retryBaseMs, transport } = this.#options;
     if (error instanceof RateLimitedError) {
-      // Everyone in the scope waits, not just this reply; the retry then carries the newest text.
+      // Everyone in the limited scope waits, not just this reply; the retry then carries the newest
+      // text. Only the scope the limit names: one channel's 429 must not hold the others.
       this.#scheduler.block(
-        transport.scopes(this.#target, operation),
+        error.blockedScopes(transport.scopes(this.#target, operation)),
         this.#clock.now() + error.retryAfterMs,
       );
     }

@@ -32,12 +32,30 @@ export interface ReplyTransport<Target> {
   deleteMessage?(target: Target, messageId: string): Promise<void>;
 }
 
-/** The platform refused an operation for now; try again after `retryAfterMs`. */
+/**
+ * The platform refused an operation for now; try again after `retryAfterMs`. A limit concerns one
+ * scope (a route's bucket, a channel, a workspace's method, or the whole bot): `scopeKeys` names the
+ * budget scopes it blocks, so a 429 in one channel never holds replies in another. Without it the
+ * limit blocks every scope of the refused operation.
+ */
 export class RateLimitedError extends SupportBotError {
   readonly retryAfterMs: number;
-  constructor(retryAfterMs: number, message = `rate limited; retry after ${retryAfterMs} ms`) {
-    super('rate_limited', message, { retryable: true });
+  /** Keys of the {@link BudgetScope}s this limit blocks; absent: every scope of the operation. */
+  readonly scopeKeys: readonly string[] | undefined;
+  constructor(
+    retryAfterMs: number,
+    message = `rate limited; retry after ${retryAfterMs} ms`,
+    options: { scopeKeys?: readonly string[]; cause?: unknown } = {},
+  ) {
+    super('rate_limited', message, { retryable: true, cause: options.cause });
     this.retryAfterMs = retryAfterMs;
+    this.scopeKeys = options.scopeKeys;
+  }
+
+  /** The scopes to block: those named by the limit, else all of the operation's. */
+  blockedScopes(operationScopes: readonly BudgetScope[]): readonly Pick<BudgetScope, 'key'>[] {
+    if (!this.scopeKeys) return operationScopes;
+    return this.scopeKeys.map((key) => ({ key }));
   }
 }
 

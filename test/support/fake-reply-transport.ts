@@ -62,6 +62,11 @@ export class FakeReplyTransport implements ReplyTransport<FakeTarget> {
   /** Fails every call when true (after the script). */
   alwaysFail = false;
   retryAfterMs = 2_000;
+  /**
+   * Which scopes a scripted 429 names: `operation` (unnamed: every scope of the call, as a limit
+   * of unknown scope), or `first` (the call's first scope only, as a per-channel limit does).
+   */
+  limitScope: 'operation' | 'first' = 'operation';
 
   constructor(options: {
     clock: SimulatedClock;
@@ -148,7 +153,10 @@ export class FakeReplyTransport implements ReplyTransport<FakeTarget> {
       scopes,
       outcome: fault,
     });
-    if (fault === '429') throw new RateLimitedError(this.retryAfterMs);
+    if (fault === '429')
+      throw new RateLimitedError(this.retryAfterMs, undefined, {
+        ...(this.limitScope === 'first' && scopes[0] ? { scopeKeys: [scopes[0].key] } : {}),
+      });
     if (fault === 'error') throw new TransportError('platform error', { retryable: true });
   }
 }

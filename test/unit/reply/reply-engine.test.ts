@@ -4,7 +4,7 @@ import { BudgetScheduler } from '../../../src/reply/budget-scheduler.ts';
 import { stabilizeForStreaming, toDiscordMarkdown, toSlackMrkdwn } from '../../../src/reply/markdown.ts';
 import { ReplyEngine } from '../../../src/reply/progressive-reply.ts';
 import { splitMessage } from '../../../src/reply/split.ts';
-import { ReplyDeliveryError } from '../../../src/reply/transport.ts';
+import { RateLimitedError, ReplyDeliveryError } from '../../../src/reply/transport.ts';
 import { type FakeFault, FakeReplyTransport, type FakeTarget } from '../../support/fake-reply-transport.ts';
 import { runManyAnswers } from '../../support/reply-scenario.ts';
 import { SimulatedClock } from '../../support/simulated-clock.ts';
@@ -110,6 +110,93 @@ describe('BudgetScheduler', () => {
       ['final', 1_000],
       ['c', 1_000],
     ]);
+  });
+});
+
+describe('rate limits block the scope they name', () => {
+  it('a channel 429 holds that channel only, not the global scope it shares with others', async () => {
+    const clock = new SimulatedClock();
+    const scheduler = new BudgetScheduler({ clock });
+    const global = { key: 'discord:global', limit: 50, windowMs: 1_000 };
+    const channel = (id: string) => ({ key: `discord:channel:${id}`, limit: 5, windowMs: 5_000 });
+    const ran: [string, number][] = [];
+    let refused = false;
+    const busy = scheduler.schedulePaced({
+      priority: 2,
+      scopes: [channel('A'), global],
+      owner: {},
+      run: async () => {
+        if (!refused) {
+          refused = true;
+          throw new RateLimitedError(20_000, undefined, { scopeKeys: ['discord:channel:A'] });
+        }
+        ran.push(['A', clock.now()]);
+      },
+    });
+    await clock.run(() => refused);
+    const other = scheduler.schedule({
+      priority: 2,
+      scopes: [channel('B'), global],
+      owner: {},
+      run: async () => void ran.push(['B', clock.now()]),
+    });
+    await clock.run(() => ran.length === 2);
+    await Promise.all([busy, other]);
+    expect(ran).toEqual([
+      ['B', 0],
+      ['A', 20_000],
+    ]);
+  });
+
+  it('an unnamed 429 still blocks every scope of the refused operation', async () => {
+    const clock = new SimulatedClock();
+    const scheduler = new BudgetScheduler({ clock });
+    const shared = { key: 'shared', limit: 50, windowMs: 1_000 };
+    let refused = false;
+    const ran: number[] = [];
+    const busy = scheduler.schedulePaced({
+      priority: 2,
+      scopes: [{ key: 'a', limit: 5, windowMs: 5_000 }, shared],
+      owner: {},
+      run: async () => {
+        if (!refused) {
+          refused = true;
+          throw new RateLimitedError(3_000);
+        }
+      },
+    });
+    await clock.run(() => refused);
+    const other = scheduler.schedule({
+      priority: 2,
+      scopes: [{ key: 'b', limit: 5, windowMs: 5_000 }, shared],
+      owner: {},
+      run: async () => void ran.push(clock.now()),
+    });
+    await clock.run(() => ran.length === 1);
+    await Promise.all([busy, other]);
+    expect(ran).toEqual([3_000]);
+  });
+
+  it("a reply's channel 429 leaves another channel's first sign of life immediate", async () => {
+    const clock = new SimulatedClock();
+    const transport = new FakeReplyTransport({ clock, platform: 'discord', faults: ['429'] });
+    transport.limitScope = 'first';
+    transport.retryAfterMs = 20_000;
+    const engine = new ReplyEngine<FakeTarget>({ transport, clock, editIntervalMs: 1_000 });
+    const first = engine.open({ workspace: 'G', channel: 'A' });
+    await clock.run(() => transport.calls.some((call) => call.outcome === '429'));
+    const second = engine.open({ workspace: 'G', channel: 'B' });
+    await clock.run(() => transport.calls.some((call) => call.channel === 'B' && call.operation === 'post'));
+    expect(second.firstVisibleAt).toBe(clock.now());
+    expect(clock.now()).toBeLessThan(1_000);
+    first.append('Answer A.');
+    second.append('Answer B.');
+    let settled = 0;
+    const outcomes = Promise.all([first.finish(), second.finish()]).finally(() => settled++);
+    await clock.run(() => settled > 0);
+    const [outcomeA, outcomeB] = await outcomes;
+    expect(shown(transport, outcomeA.messageIds)).toBe('Answer A.');
+    expect(shown(transport, outcomeB.messageIds)).toBe('Answer B.');
   });
 });
 
