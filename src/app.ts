@@ -70,6 +70,7 @@ export async function createSupportBot(options: CreateSupportBotOptions): Promis
     definitions,
     onFallbackError: (error) =>
       logger?.warn({ err: toSupportBotError(error) }, 'intent model failed; local answer used'),
+    ...(logger ? { logger } : {}),
   });
   const store = createStore(config);
   const components = new HealthRegistry();

@@ -19,6 +19,8 @@ const replyNames = [
   'offerHuman',
   'knowledgeDown',
   'interrupted',
+  'cutLength',
+  'contentFiltered',
   'refusal',
   'failure',
 ] as const;

@@ -11,7 +11,7 @@ import { SharedStream } from '../cache/shared-stream.ts';
 import type { HandoffReason, ThreadRef, ThreadStore } from '../conversation/thread-store.ts';
 import { toSupportBotError } from '../errors.ts';
 import type { RetrievedChunk } from '../knowledge/types.ts';
-import type { AnswerModel, ConversationTurn, TokenUsage } from '../llm/answer-model.ts';
+import type { AnswerModel, ConversationTurn, FinishReason, TokenUsage } from '../llm/answer-model.ts';
 import { cacheableIntents, type Intent, type IntentClassifier, type IntentDecision } from '../llm/intents.ts';
 import { OfflineAnswerModel } from '../llm/offline-answer-model.ts';
 import type { LoggerLike } from '../observability/logger-like.ts';
@@ -367,6 +367,7 @@ export class SupportAgent {
     const decision = await classification;
     if (this.#options.sequential) retrieval = retrieve();
     metrics?.classification.inc({ path: decision.source });
+    if (decision.fallback) metrics?.classifierFallbacks.inc({ reason: decision.fallback });
     const intent = decision.intent;
 
     if (intent === 'greeting' || intent === 'other') {
@@ -479,6 +480,8 @@ export class SupportAgent {
     let text = '';
     let shown = false;
     let degraded: string | undefined;
+    // Stays undefined when the stream gave no end event at all; `null` when it ended without a reason.
+    let finishReason: FinishReason | null | undefined;
     const usage: TokenUsage[] = [];
     try {
       for await (const event of answerModel.streamAnswer({
@@ -490,6 +493,7 @@ export class SupportAgent {
       })) {
         if (event.type === 'end') {
           if (event.usage) usage.push(event.usage);
+          finishReason = event.finishReason;
           continue;
         }
         if (leaksPrompt(text + event.text, prompts.systemPrompt)) {
@@ -513,6 +517,14 @@ export class SupportAgent {
       logger?.warn({ turnId: turn.id, err: wrapped, afterText: shown }, 'answer model failed');
       degraded = shown ? 'model_interrupted' : 'model_unavailable';
     }
+    if (!degraded && finishReason !== 'stop') {
+      // Only `stop` is a whole answer; anything else must not read (or be cached) as one.
+      logger?.warn(
+        { turnId: turn.id, finishReason: finishReason ?? null, afterText: shown },
+        'answer not finished',
+      );
+      degraded = unfinished(finishReason ?? null, shown);
+    }
 
     let finalText = text;
     if (degraded === 'model_unavailable') {
@@ -524,6 +536,11 @@ export class SupportAgent {
       finalText = replies.refusal;
     } else if (degraded === 'too_long') {
       finalText = `${cutAtSentence(text)}\n\n${replies.offerHuman}`;
+    } else if (degraded === 'cut_length') {
+      finalText = `${lastWholeSentences(text)}\n\n${replies.cutLength}`;
+    } else if (degraded === 'content_filter') {
+      // Withheld half-text is not an answer: the customer keeps only this line.
+      finalText = replies.contentFiltered;
     } else {
       const verdict = checkAnswer(text, passages);
       if (!verdict.ok) {
@@ -723,6 +740,30 @@ function summarize(message: IncomingMessage, intent: Intent, detail?: string): s
   return [`${intent.replace('_', ' ')} from ${message.userId} in ${message.platform}`, `"${excerpt}"`, detail]
     .filter(Boolean)
     .join(' — ');
+}
+
+/**
+ * The degraded reason for an answer whose stream did not end with `stop`: `cut_length` (the token
+ * limit), `content_filter`, `model_interrupted` (no reason given, or a tool call we never offered),
+ * or `model_unavailable` when nothing usable arrived before it ended.
+ */
+function unfinished(finishReason: Exclude<FinishReason, 'stop'> | null, shown: boolean): string {
+  if (finishReason === 'content_filter') return 'content_filter';
+  if (!shown) return 'model_unavailable';
+  return finishReason === 'length' ? 'cut_length' : 'model_interrupted';
+}
+
+/**
+ * The text up to its last complete sentence (with any citation or closing mark after the stop),
+ * else up to its last complete line, else all of it with an ellipsis.
+ */
+function lastWholeSentences(text: string): string {
+  const sentenceEnd = /[.!?](?:\*\*|["')\]]|\s*\[\d+\])*(?=\s|$)/g;
+  let cut = -1;
+  for (const match of text.matchAll(sentenceEnd)) cut = match.index + match[0].length;
+  const lineEnd = text.trimEnd().lastIndexOf('\n');
+  const end = Math.max(cut, lineEnd);
+  return end > 0 ? text.slice(0, end).trimEnd() : `${text.trimEnd()}…`;
 }
 
 function cutAtSentence(text: string): string {

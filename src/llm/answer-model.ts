@@ -24,14 +24,23 @@ export interface TokenUsage {
   completionTokens: number;
 }
 
+/**
+ * Why the model stopped, as the chat-completions API reports it. Only `stop` means a complete answer:
+ * `length` was cut at the token limit, `content_filter` had content withheld, `tool_calls` and
+ * `function_call` stopped to call a tool.
+ *
+ * @see https://github.com/openai/openai-openapi (components.schemas.CreateChatCompletionStreamResponse, choices[].finish_reason)
+ */
+export type FinishReason = 'stop' | 'length' | 'content_filter' | 'tool_calls' | 'function_call';
+
 /** What an answer stream yields: text as it arrives, then how it ended. */
 export type AnswerEvent =
   | { type: 'delta'; text: string }
   | {
       type: 'end';
       usage?: TokenUsage;
-      /** `stop`: the model finished; `length`: cut by the token limit. */
-      finishReason: 'stop' | 'length';
+      /** The model's reason for stopping; `null` when the stream ended without giving one. */
+      finishReason: FinishReason | null;
     };
 
 /**

@@ -4,6 +4,7 @@ import { ConfigError } from '../errors.ts';
 import type { Embedder } from './embedder.ts';
 import { OfflineEmbedder } from './offline-embedder.ts';
 import { OpenAIEmbedder } from './openai-embedder.ts';
+import { createOpenAIFetch } from './openai-fetch.ts';
 
 /**
  * Picks the embedder from configuration: OpenAI when `embeddings.provider` is `openai`, or `auto`
@@ -22,12 +23,16 @@ export function createEmbedder(config: Config): Embedder {
   return new OpenAIEmbedder({ client: createOpenAIClient(config), model, batchSize });
 }
 
-/** The OpenAI client for the configured endpoint, with bounded timeouts and retries. */
+/**
+ * The OpenAI client for the configured endpoint, with bounded timeouts and retries; a 429 for an
+ * exhausted quota is not retried (see {@link createOpenAIFetch}).
+ */
 export function createOpenAIClient(config: Config): OpenAI {
   return new OpenAI({
     apiKey: config.openai.apiKey,
     baseURL: config.openai.baseUrl,
     timeout: config.openai.timeoutSeconds * 1000,
     maxRetries: config.openai.maxRetries,
+    fetch: createOpenAIFetch(),
   });
 }

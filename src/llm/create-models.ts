@@ -1,5 +1,6 @@
 import type { Config } from '../config/schema.ts';
 import { ConfigError } from '../errors.ts';
+import type { LoggerLike } from '../observability/logger-like.ts';
 import type { AnswerModel, TokenUsage } from './answer-model.ts';
 import { createOpenAIClient } from './create-embedder.ts';
 import { HybridIntentClassifier } from './hybrid-intent-classifier.ts';
@@ -22,7 +23,10 @@ export interface CreateChatModelsOptions {
   definitions: readonly IntentDefinition[];
   /** Receives the classifier's token usage (answers report theirs in their stream). */
   onUsage?: (usage: TokenUsage) => void;
+  /** Called when the cheap model fails and the local answer is used. */
   onFallbackError?: (error: unknown) => void;
+  /** Told when the cheap model refuses a request format and the classifier steps down. */
+  logger?: LoggerLike;
 }
 
 /**
@@ -53,9 +57,11 @@ export function createChatModels(options: CreateChatModelsOptions): ChatModels {
     client,
     definitions,
     model: llm.classifierModel,
+    format: llm.classifierFormat,
     temperature: llm.classifierTemperature,
     timeoutMs: llm.classifierTimeoutSeconds * 1000,
     ...(options.onUsage ? { onUsage: options.onUsage } : {}),
+    ...(options.logger ? { logger: options.logger } : {}),
   });
   return {
     provider: 'openai',
@@ -70,6 +76,7 @@ export function createChatModels(options: CreateChatModelsOptions): ChatModels {
       local,
       fallback,
       threshold: config.intents.fastPathThreshold,
+      deadlineMs: llm.classifierDeadlineMs,
       ...(options.onFallbackError ? { onFallbackError: options.onFallbackError } : {}),
     }),
   };

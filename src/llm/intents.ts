@@ -34,7 +34,15 @@ export interface IntentDecision {
   confidence: number;
   /** `local`: the local classifier was sure enough; `model`: the cheap model decided. */
   source: 'local' | 'model';
+  /**
+   * Set when the cheap model was asked but the local answer stands: it missed the deadline, or
+   * failed.
+   */
+  fallback?: ClassifierFallbackReason;
 }
+
+/** Why a classification fell back to the local answer. */
+export type ClassifierFallbackReason = 'deadline' | 'error';
 
 /** Anything that classifies a message. */
 export interface IntentClassifier {

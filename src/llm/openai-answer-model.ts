@@ -1,6 +1,13 @@
 import type OpenAI from 'openai';
 import { ModelError } from '../errors.ts';
-import { type AnswerEvent, type AnswerModel, type AnswerRequest, formatPassages } from './answer-model.ts';
+import {
+  type AnswerEvent,
+  type AnswerModel,
+  type AnswerRequest,
+  type FinishReason,
+  formatPassages,
+} from './answer-model.ts';
+import { isQuotaExhausted } from './openai-fetch.ts';
 
 /** Options of {@link OpenAIAnswerModel}. */
 export interface OpenAIAnswerModelOptions {
@@ -18,9 +25,11 @@ export interface OpenAIAnswerModelOptions {
 
 /**
  * Answers with the strong OpenAI model, streamed token by token. The SDK retries a failed request
- * (timeouts, 429 honouring Retry-After, 5xx) before any token arrives; once text has reached the
- * customer nothing is retried, and a stream that stalls or breaks throws so the caller can finish
- * the reply honestly.
+ * (timeouts, 429 honouring Retry-After, 5xx) before any token arrives, except a 429 for an exhausted
+ * quota (see {@link createOpenAIFetch}); once text has reached the customer nothing is retried, and
+ * a stream that stalls or breaks throws so the caller can finish the reply honestly. The end event
+ * carries the model's own finish reason (or `null` when the stream ended without one): only `stop`
+ * is a complete answer.
  */
 export class OpenAIAnswerModel implements AnswerModel {
   readonly id: string;
@@ -60,7 +69,7 @@ export class OpenAIAnswerModel implements AnswerModel {
     }
     messages.push({ role: 'user', content: request.question });
 
-    let usage: AnswerEvent & { type: 'end' } = { type: 'end', finishReason: 'stop' };
+    let end: AnswerEvent & { type: 'end' } = { type: 'end', finishReason: null };
     try {
       armIdleTimer();
       const stream = await this.#client.chat.completions.create(
@@ -79,10 +88,10 @@ export class OpenAIAnswerModel implements AnswerModel {
         const choice = chunk.choices[0];
         const text = choice?.delta.content;
         if (text) yield { type: 'delta', text };
-        if (choice?.finish_reason === 'length') usage = { ...usage, finishReason: 'length' };
+        if (choice?.finish_reason) end = { ...end, finishReason: choice.finish_reason as FinishReason };
         if (chunk.usage) {
-          usage = {
-            ...usage,
+          end = {
+            ...end,
             usage: {
               model: this.#model,
               promptTokens: chunk.usage.prompt_tokens,
@@ -100,11 +109,17 @@ export class OpenAIAnswerModel implements AnswerModel {
     // The SDK ends the loop quietly when its signal aborts mid-stream.
     if (request.signal?.aborted) throw request.signal.reason;
     if (idle.signal.aborted) throw toModelError(undefined, this.#model, this.#idleTimeoutMs);
-    yield usage;
+    yield end;
   }
 }
 
-/** Wraps an SDK error once, keeping status and retryability. */
+/**
+ * Wraps an SDK error once, keeping status and retryability: timeouts, connection errors, 408, 409,
+ * 429 and 5xx may succeed when tried again; a 429 for an exhausted quota (`insufficient_quota`)
+ * will not until someone pays.
+ *
+ * @see https://platform.openai.com/docs/guides/error-codes#api-errors
+ */
 export function toModelError(error: unknown, model: string, idleTimeoutMs?: number): ModelError {
   if (error instanceof ModelError) return error;
   if (idleTimeoutMs !== undefined) {
@@ -120,7 +135,8 @@ export function toModelError(error: unknown, model: string, idleTimeoutMs?: numb
     model,
     ...(typeof status === 'number' ? { status } : {}),
     retryable:
-      typeof status !== 'number' || status === 408 || status === 409 || status === 429 || status >= 500,
+      !isQuotaExhausted(error) &&
+      (typeof status !== 'number' || status === 408 || status === 409 || status === 429 || status >= 500),
     cause: error,
   });
 }

@@ -6,6 +6,8 @@ export interface Metrics {
   messages: Counter<'intent' | 'route'>;
   cache: Counter<'result'>;
   classification: Counter<'path'>;
+  /** Classifications where the cheap model was asked but the local answer stood: `deadline` or `error`. */
+  classifierFallbacks: Counter<'reason'>;
   tokens: Counter<'model' | 'kind'>;
   costUsd: Counter<'model'>;
   handoffs: Counter<'reason'>;
@@ -41,6 +43,12 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
       name: 'supportbot_classifications_total',
       help: 'Classifications by path: local fast path or model',
       labelNames: ['path'],
+      registers: [registry],
+    }),
+    classifierFallbacks: new Counter({
+      name: 'supportbot_classifier_fallbacks_total',
+      help: 'Classifications where the cheap model missed its deadline or failed and the local answer stood',
+      labelNames: ['reason'],
       registers: [registry],
     }),
     tokens: new Counter({

@@ -18,12 +18,32 @@ export interface LatencyProfile {
   answerTokens: number;
 }
 
-/** A failure the next matching requests meet. */
+/** Why a completion stopped, as the API reports it. */
+export type FinishReason = 'stop' | 'length' | 'tool_calls' | 'content_filter' | 'function_call';
+
+/**
+ * A failure the next matching requests meet:
+ * - `status`: that HTTP status with an error body;
+ * - `rate-limit`: 429 `rate_limit_exceeded`, with `Retry-After` when `retryAfterSeconds` is given;
+ * - `quota`: 429 `insufficient_quota` (no Retry-After: waiting does not help);
+ * - `hang`: no response until the client gives up;
+ * - `cut-stream`: the socket dropped after that many tokens;
+ * - `finish`: the answer ends after that many tokens with this finish_reason (streamed or not);
+ * - `stream-error`: after that many tokens, an error event (`data: {"error": {...}}`) ends the stream;
+ * - `no-finish`: after that many tokens the stream ends cleanly, without finish_reason or `[DONE]`.
+ */
 export type Fault =
   | { kind: 'status'; status: number; message?: string }
-  | { kind: 'rate-limit'; retryAfterSeconds: number }
+  | { kind: 'rate-limit'; retryAfterSeconds?: number }
+  | { kind: 'quota' }
   | { kind: 'hang' }
-  | { kind: 'cut-stream'; afterTokens: number };
+  | { kind: 'cut-stream'; afterTokens: number }
+  | { kind: 'finish'; reason: FinishReason; afterTokens: number }
+  | { kind: 'stream-error'; afterTokens: number; message?: string; type?: string; code?: string | null }
+  | { kind: 'no-finish'; afterTokens: number };
+
+/** How a stream (or completion) ends early, from a fault. */
+type Ending = Extract<Fault, { kind: 'cut-stream' | 'finish' | 'stream-error' | 'no-finish' }>;
 
 /** Which requests a fault applies to, and how many times. */
 export interface FaultScope {
@@ -47,7 +67,9 @@ export interface ChatRequest {
   messages: ChatMessage[];
   stream?: boolean;
   stream_options?: { include_usage?: boolean };
-  response_format?: { type: string };
+  response_format?: { type: string; json_schema?: { name: string; schema?: unknown; strict?: boolean } };
+  tools?: { type: string; function?: { name: string; parameters?: unknown } }[];
+  tool_choice?: string | { type: string; function?: { name: string } };
   max_tokens?: number;
   max_completion_tokens?: number;
 }
@@ -71,6 +93,11 @@ export interface FakeOpenAIOptions {
   profiles?: Record<string, Partial<LatencyProfile>>;
   /** Builds the answer text; defaults to {@link defaultRespond}. */
   respond?: (request: ChatRequest) => string;
+  /**
+   * Whether a model takes `response_format: json_schema`; the others answer 400 as the API does.
+   * @defaultValue {@link supportsStructuredOutputs}
+   */
+  structuredOutputs?: (model: string) => boolean;
 }
 
 /** Counters of what the fake served. */
@@ -100,6 +127,14 @@ export interface FakeOpenAI {
 
 const defaultProfile: LatencyProfile = { ttftMs: 0, tokensPerSecond: 0, answerTokens: 300 };
 
+/**
+ * The API's answer to `json_schema` on a model without Structured Outputs: the older models
+ * (gpt-3.5-turbo, gpt-4, gpt-4-turbo and their snapshots, gpt-4o-2024-05-13) refuse it.
+ */
+export function supportsStructuredOutputs(model: string): boolean {
+  return !/^(?:gpt-3\.5-turbo|gpt-4(?:-(?!o)|$)|gpt-4o-2024-05-13$)/.test(model);
+}
+
 export const intentNames = [
   'greeting',
   'policy_question',
@@ -114,6 +149,7 @@ export const intentNames = [
 /** Starts the fake on 127.0.0.1. */
 export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<FakeOpenAI> {
   const respond = options.respond ?? defaultRespond;
+  const structuredOutputs = options.structuredOutputs ?? supportsStructuredOutputs;
   let profiles = initialProfiles();
   let faults: (FaultScope & { fault: Fault; remaining: number })[] = [];
   let stats = emptyStats();
@@ -177,9 +213,25 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       return sendError(response, fault.status, fault.message ?? 'The server had an error.', 'server_error');
     }
     if (fault?.kind === 'rate-limit') {
-      response.setHeader('retry-after', String(fault.retryAfterSeconds));
-      response.setHeader('retry-after-ms', String(fault.retryAfterSeconds * 1000));
-      return sendError(response, 429, 'Rate limit reached for requests.', 'requests', 'rate_limit_exceeded');
+      // The spec's only rate-limit header; "may be omitted for 429 responses that require user action".
+      if (fault.retryAfterSeconds !== undefined)
+        response.setHeader('retry-after', String(fault.retryAfterSeconds));
+      return sendError(
+        response,
+        429,
+        `Rate limit reached for ${typeof model === 'string' ? model : 'requests'} on requests per min (RPM). Please try again in ${fault.retryAfterSeconds ?? 1}s.`,
+        'requests',
+        'rate_limit_exceeded',
+      );
+    }
+    if (fault?.kind === 'quota') {
+      return sendError(
+        response,
+        429,
+        'You exceeded your current quota, please check your plan and billing details. For more information on this error, read the docs: https://platform.openai.com/docs/guides/error-codes/api-errors.',
+        'insufficient_quota',
+        'insufficient_quota',
+      );
     }
     if (fault?.kind === 'hang') {
       await new Promise<void>((resolve) => {
@@ -206,7 +258,14 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     }
     if (request.method === 'POST' && path === '/v1/embeddings') return embeddings(body, response);
     if (request.method === 'POST' && path === '/v1/chat/completions') {
-      return chat(body, response, request, fault?.kind === 'cut-stream' ? fault.afterTokens : undefined);
+      const ending =
+        fault?.kind === 'cut-stream' ||
+        fault?.kind === 'finish' ||
+        fault?.kind === 'stream-error' ||
+        fault?.kind === 'no-finish'
+          ? fault
+          : undefined;
+      return chat(body, response, request, ending);
     }
     return sendError(
       response,
@@ -266,7 +325,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     });
   }
 
-  async function chat(body: unknown, response: ServerResponse, request: IncomingMessage, cutAfter?: number) {
+  async function chat(body: unknown, response: ServerResponse, request: IncomingMessage, ending?: Ending) {
     const input = body as ChatRequest | undefined;
     if (typeof input?.model !== 'string' || !Array.isArray(input.messages) || input.messages.length === 0) {
       return sendError(
@@ -276,11 +335,43 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
         'invalid_request_error',
       );
     }
+    const format = input.response_format?.type;
+    if (format === 'json_schema' && !structuredOutputs(input.model)) {
+      return sendError(
+        response,
+        400,
+        "Invalid parameter: 'response_format' of type 'json_schema' is not supported with this model. Learn more about supported models at the Structured Outputs guide: https://platform.openai.com/docs/guides/structured-outputs",
+        'invalid_request_error',
+        null,
+        'response_format',
+      );
+    }
+    if (format === 'json_object' && !input.messages.some((message) => /json/i.test(contentOf(message)))) {
+      return sendError(
+        response,
+        400,
+        "'messages' must contain the word 'json' in some form, to use 'response_format' of type 'json_object'.",
+        'invalid_request_error',
+        null,
+        'messages',
+      );
+    }
     const profile = profileFor(input.model);
     const limit = input.max_completion_tokens ?? input.max_tokens;
+    const tool = calledTool(input);
     const text = respond(input);
     let tokens = splitTokens(text);
-    if (!isClassification(input)) tokens = tokens.slice(0, Math.min(profile.answerTokens, limit ?? Infinity));
+    if (!isClassification(input)) tokens = tokens.slice(0, profile.answerTokens);
+    // What the model stops with: a fault's reason, else `length` when the token limit cut it.
+    let finishReason: FinishReason = tool && !tool.named ? 'tool_calls' : 'stop';
+    if (limit !== undefined && tokens.length > limit) {
+      tokens = tokens.slice(0, limit);
+      finishReason = 'length';
+    }
+    if (ending?.kind === 'finish') {
+      tokens = tokens.slice(0, ending.afterTokens);
+      finishReason = ending.reason;
+    }
     const promptTokens = input.messages.reduce(
       (sum, message) => sum + estimateTokens(contentOf(message)) + 4,
       0,
@@ -318,19 +409,26 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       if (closed) return;
       stats.promptTokens += usage.prompt_tokens;
       stats.completionTokens += usage.completion_tokens;
+      const message = tool
+        ? {
+            role: 'assistant',
+            content: null,
+            refusal: null,
+            tool_calls: [
+              {
+                id: `call_fake${requests.length}`,
+                type: 'function',
+                function: { name: tool.name, arguments: tokens.join('') },
+              },
+            ],
+          }
+        : { role: 'assistant', content: tokens.join(''), refusal: null };
       return sendJson(response, 200, {
         id,
         object: 'chat.completion',
         created,
         model: input.model,
-        choices: [
-          {
-            index: 0,
-            message: { role: 'assistant', content: tokens.join(''), refusal: null },
-            finish_reason: 'stop',
-            logprobs: null,
-          },
-        ],
+        choices: [{ index: 0, message, finish_reason: finishReason, logprobs: null }],
         usage,
       });
     }
@@ -353,29 +451,49 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     if (closed) return;
     response.write(chunk({ role: 'assistant', content: '' }));
     const started = Date.now();
+    const stopAfter =
+      ending && ending.kind !== 'finish' ? Math.min(ending.afterTokens, tokens.length) : undefined;
     let sent = 0;
-    while (sent < tokens.length) {
+    for (;;) {
       if (closed) return;
-      if (cutAfter !== undefined && sent >= cutAfter) {
-        request.socket.destroy();
+      if (sent === stopAfter) {
+        stats.promptTokens += usage.prompt_tokens;
+        stats.completionTokens += sent;
+        if (ending?.kind === 'cut-stream') request.socket.destroy();
+        else if (ending?.kind === 'no-finish') response.end();
+        else if (ending?.kind === 'stream-error') {
+          // As the API reports a failure after the stream has begun: an Error object in a data line.
+          const error = {
+            message:
+              ending.message ?? 'The server had an error while processing your request. Sorry about that!',
+            type: ending.type ?? 'server_error',
+            param: null,
+            code: ending.code ?? null,
+          };
+          response.end(`data: ${JSON.stringify({ error })}\n\n`);
+        }
         return;
       }
+      if (sent >= tokens.length) break;
       const due =
         profile.tokensPerSecond > 0
           ? Math.max(1, Math.floor(((Date.now() - started) / 1000) * profile.tokensPerSecond) + 1)
           : tokens.length;
       let batch = '';
-      while (sent < Math.min(due, tokens.length) && (cutAfter === undefined || sent < cutAfter)) {
+      while (sent < Math.min(due, tokens.length, stopAfter ?? Infinity)) {
         batch += chunk({ content: tokens[sent] });
         sent++;
       }
       if (batch) response.write(batch);
-      if (sent < tokens.length) await wait(Math.max(10, 1000 / Math.max(profile.tokensPerSecond, 1)));
+      if (sent === stopAfter) {
+        // What was written reaches the client before its socket drops.
+        if (ending?.kind === 'cut-stream') await wait(10);
+      } else if (sent < tokens.length) await wait(Math.max(10, 1000 / Math.max(profile.tokensPerSecond, 1)));
     }
     if (closed) return;
     stats.promptTokens += usage.prompt_tokens;
     stats.completionTokens += usage.completion_tokens;
-    let tail = chunk({}, 'stop');
+    let tail = chunk({}, finishReason);
     if (input.stream_options?.include_usage) {
       tail += `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model: input.model, choices: [], usage })}\n\n`;
     }
@@ -439,6 +557,20 @@ function emptyStats(): FakeOpenAIStats {
 function contentOf(message: ChatMessage): string {
   if (typeof message.content === 'string') return message.content;
   return (message.content ?? []).map((part) => part.text ?? '').join('');
+}
+
+/** The function a request makes the model call: named in `tool_choice`, or its only tool when required. */
+function calledTool(request: ChatRequest): { name: string; named: boolean } | undefined {
+  const functions = (request.tools ?? []).filter((tool) => tool.type === 'function' && tool.function);
+  const choice = request.tool_choice;
+  if (typeof choice === 'object' && choice.type === 'function' && choice.function) {
+    return functions.some((tool) => tool.function?.name === choice.function?.name)
+      ? { name: choice.function.name, named: true }
+      : undefined;
+  }
+  if (choice === 'none' || functions.length === 0 || !isClassification(request)) return undefined;
+  const only = functions[0]?.function?.name;
+  return only ? { name: only, named: false } : undefined;
 }
 
 export function isClassification(request: ChatRequest): boolean {
@@ -569,6 +701,7 @@ function sendError(
   message: string,
   type: string,
   code: string | null = null,
+  param: string | null = null,
 ) {
-  sendJson(response, status, { error: { message, type, param: null, code } });
+  sendJson(response, status, { error: { message, type, param, code } });
 }

@@ -1,4 +1,4 @@
-import OpenAI, { APIConnectionTimeoutError, RateLimitError } from 'openai';
+import OpenAI, { APIConnectionTimeoutError, APIError, BadRequestError, RateLimitError } from 'openai';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeOpenAI, startFakeOpenAI } from '../fakes/openai-server.ts';
 
@@ -171,5 +171,197 @@ describe('the fake OpenAI server, through the real openai client', () => {
       await expect(client.models.list()).rejects.toMatchObject({ status: 503 });
     }
     await expect(client.models.list()).resolves.toBeDefined();
+  });
+
+  describe('endings and refusals the real API has', () => {
+    const read = async (stream: AsyncIterable<OpenAI.ChatCompletionChunk>) => {
+      let text = '';
+      const reasons: (string | null)[] = [];
+      for await (const chunk of stream) {
+        text += chunk.choices[0]?.delta.content ?? '';
+        if (chunk.choices[0]) reasons.push(chunk.choices[0].finish_reason);
+      }
+      return { text, finishReason: reasons.at(-1) };
+    };
+
+    it('says stop when the answer is whole, length when max_tokens cut it', async () => {
+      const whole = await read(
+        await client.chat.completions.create({ model: 'gpt-4-turbo', messages, stream: true }),
+      );
+      expect(whole.finishReason).toBe('stop');
+      const cut = await read(
+        await client.chat.completions.create({ model: 'gpt-4-turbo', messages, stream: true, max_tokens: 7 }),
+      );
+      expect(cut.finishReason).toBe('length');
+      expect(whole.text.startsWith(cut.text)).toBe(true);
+      expect(cut.text.length).toBeLessThan(whole.text.length);
+      const completion = await client.chat.completions.create({
+        model: 'gpt-4-turbo',
+        messages,
+        max_completion_tokens: 7,
+      });
+      expect(completion.choices[0]?.finish_reason).toBe('length');
+      expect(completion.usage?.completion_tokens).toBe(7);
+    });
+
+    it.each(['stop', 'length', 'content_filter', 'tool_calls', 'function_call'] as const)(
+      'ends a stream with finish_reason %s after N tokens on demand',
+      async (reason) => {
+        fake.injectFault({ kind: 'finish', reason, afterTokens: 6 });
+        const { text, finishReason } = await read(
+          await client.chat.completions.create({ model: 'gpt-4-turbo', messages, stream: true }),
+        );
+        expect(finishReason).toBe(reason);
+        expect(text).toBe('[1] Refunds are issued');
+      },
+    );
+
+    it('sends a mid-stream error event, which the SDK throws as an APIError', async () => {
+      fake.injectFault({ kind: 'stream-error', afterTokens: 5 });
+      const stream = await client.chat.completions.create({ model: 'gpt-4-turbo', messages, stream: true });
+      let text = '';
+      const consume = async () => {
+        for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
+      };
+      const failure = await consume().then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      expect(failure).toBeInstanceOf(APIError);
+      expect(failure).toMatchObject({ status: undefined, type: 'server_error', param: null, code: null });
+      expect(text).toBe('[1] Refunds are');
+    });
+
+    it('ends a stream cleanly without finish_reason or [DONE] on demand', async () => {
+      fake.injectFault({ kind: 'no-finish', afterTokens: 5 });
+      const { text, finishReason } = await read(
+        await client.chat.completions.create({ model: 'gpt-4-turbo', messages, stream: true }),
+      );
+      expect(text).toBe('[1] Refunds are');
+      expect(finishReason).toBeNull();
+    });
+
+    it('refuses json_schema for models without Structured Outputs, as the API does', async () => {
+      const request = (model: string) =>
+        client.chat.completions.create({
+          model,
+          messages: [
+            { role: 'system', content: 'Classify the intent. Reply in JSON.' },
+            { role: 'user', content: 'How long do refunds take?' },
+          ],
+          response_format: {
+            type: 'json_schema',
+            json_schema: { name: 'intent', strict: true, schema: { type: 'object' } },
+          },
+        });
+      for (const model of [
+        'gpt-3.5-turbo',
+        'gpt-3.5-turbo-0125',
+        'gpt-4',
+        'gpt-4-turbo',
+        'gpt-4o-2024-05-13',
+      ]) {
+        const refusal = await request(model).then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+        expect(refusal, model).toBeInstanceOf(BadRequestError);
+        expect(refusal).toMatchObject({
+          type: 'invalid_request_error',
+          param: 'response_format',
+          code: null,
+        });
+        expect((refusal as Error).message).toMatch(
+          /'response_format' of type 'json_schema' is not supported/,
+        );
+      }
+      for (const model of [
+        'gpt-4o-mini',
+        'gpt-4o',
+        'gpt-4o-2024-08-06',
+        'gpt-4.1-mini',
+        'o3-mini',
+        'my-local-model',
+      ]) {
+        const completion = await request(model);
+        expect(JSON.parse(completion.choices[0]?.message.content ?? ''), model).toMatchObject({
+          intent: 'policy_question',
+        });
+      }
+    });
+
+    it('refuses json_object when no message says "json"', async () => {
+      const refusal = client.chat.completions.create({
+        model: 'gpt-3.5-turbo',
+        response_format: { type: 'json_object' },
+        messages: [
+          { role: 'system', content: 'Classify the intent of the message.' },
+          { role: 'user', content: 'How long do refunds take?' },
+        ],
+      });
+      await expect(refusal).rejects.toBeInstanceOf(BadRequestError);
+      await expect(refusal).rejects.toMatchObject({ param: 'messages', type: 'invalid_request_error' });
+    });
+
+    it('calls the function a request names in tool_choice', async () => {
+      const completion = await client.chat.completions.create({
+        model: 'gpt-3.5-turbo',
+        messages: [
+          { role: 'system', content: 'Classify the intent of the message as JSON.' },
+          { role: 'user', content: 'This is unacceptable, I want a manager' },
+        ],
+        tools: [{ type: 'function', function: { name: 'classify_intent', parameters: { type: 'object' } } }],
+        tool_choice: { type: 'function', function: { name: 'classify_intent' } },
+      });
+      const call = completion.choices[0]?.message.tool_calls?.[0];
+      expect(call?.type === 'function' && call.function.name).toBe('classify_intent');
+      expect(JSON.parse(call?.type === 'function' ? call.function.arguments : '')).toMatchObject({
+        intent: 'complaint',
+      });
+      expect(completion.choices[0]?.message.content).toBeNull();
+    });
+
+    it('answers 429 without Retry-After, which the client retries after its own back-off', async () => {
+      fake.injectFault({ kind: 'rate-limit' });
+      const retrying = new OpenAI({ baseURL: fake.url, apiKey: 'test-key', maxRetries: 1 });
+      await expect(
+        retrying.chat.completions.create({ model: 'gpt-4-turbo', messages }),
+      ).resolves.toBeDefined();
+      const [limited] = fake.requests;
+      expect(limited).toBeDefined();
+      expect(fake.stats().requests['/v1/chat/completions']).toBe(2);
+      fake.injectFault({ kind: 'rate-limit' });
+      const raw = await fetch(`${fake.url}/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer test-key', 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-4-turbo', messages }),
+      });
+      expect(raw.status).toBe(429);
+      expect(raw.headers.get('retry-after')).toBeNull();
+      expect(await raw.json()).toMatchObject({ error: { code: 'rate_limit_exceeded' } });
+    });
+
+    it('answers 429 insufficient_quota without Retry-After', async () => {
+      fake.injectFault({ kind: 'quota' });
+      const failure = client.chat.completions.create({ model: 'gpt-4-turbo', messages });
+      await expect(failure).rejects.toBeInstanceOf(RateLimitError);
+      await expect(failure).rejects.toMatchObject({
+        status: 429,
+        type: 'insufficient_quota',
+        code: 'insufficient_quota',
+      });
+    });
+
+    it('takes the new faults over its control endpoint', async () => {
+      const response = await fetch(`${fake.url.replace('/v1', '')}/_fake/faults`, {
+        method: 'POST',
+        body: JSON.stringify({ fault: { kind: 'finish', reason: 'content_filter', afterTokens: 2 } }),
+      });
+      expect(response.status).toBe(200);
+      const { finishReason } = await read(
+        await client.chat.completions.create({ model: 'gpt-4-turbo', messages, stream: true }),
+      );
+      expect(finishReason).toBe('content_filter');
+    });
   });
 });

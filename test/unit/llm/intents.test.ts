@@ -97,7 +97,7 @@ describe('HybridIntentClassifier', () => {
     expect(sure.source).toBe('local');
     const unsure = await hybrid.classify('hmm');
     expect(unsure).toMatchObject({ intent: 'complaint', source: 'model' });
-    expect(hybrid.stats()).toEqual({ local: 1, model: 1, fallbackErrors: 0 });
+    expect(hybrid.stats()).toEqual({ local: 1, model: 1, fallbackErrors: 0, fallbackDeadlines: 0 });
     expect(fallback.calls).toBe(1);
   });
 
@@ -111,7 +111,7 @@ describe('HybridIntentClassifier', () => {
     });
     const decision = await hybrid.classify('where is my order');
     expect(decision).toMatchObject({ intent: 'order_status', source: 'local' });
-    expect(hybrid.stats()).toEqual({ local: 1, model: 0, fallbackErrors: 1 });
+    expect(hybrid.stats()).toEqual({ local: 1, model: 0, fallbackErrors: 1, fallbackDeadlines: 0 });
     expect(errors).toHaveLength(1);
   });
 });
