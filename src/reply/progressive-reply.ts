@@ -142,6 +142,8 @@ export class ProgressiveReply<Target> {
   #idle: AbortController | undefined;
   #settled = false;
   #failed = false;
+  /** A refusal that will not pass, seen while the answer was still streaming: the last resort waits for the end. */
+  #heldFailure: { error: unknown } | undefined;
   readonly #done: Promise<ReplyOutcome>;
   #resolve!: (outcome: ReplyOutcome) => void;
   #reject!: (error: unknown) => void;
@@ -181,7 +183,11 @@ export class ProgressiveReply<Target> {
     if (this.#final === undefined) {
       this.#final = text ?? this.#raw;
       this.#idle?.abort();
-      this.#kick();
+      const held = this.#heldFailure;
+      if (held) {
+        this.#heldFailure = undefined;
+        void this.#lastResort(held.error);
+      } else this.#kick();
     }
     return this.#done;
   }
@@ -308,6 +314,16 @@ export class ProgressiveReply<Target> {
       this.#kick();
       return;
     }
+    if (this.#final === undefined) {
+      // Mid-answer: the platform will not take this edit, but the answer is not complete yet.
+      // Nothing more is sent until it is; then the whole final text lands in fresh messages.
+      logger?.warn(
+        { err: error, attempts: this.#attempts },
+        'reply operation refused mid-answer; the final text will be posted afresh',
+      );
+      this.#heldFailure = { error };
+      return;
+    }
     logger?.warn({ err: error, attempts: this.#attempts }, 'reply operation keeps failing; last resort');
     await this.#lastResort(error);
   }
@@ -324,6 +340,11 @@ export class ProgressiveReply<Target> {
       this.#final ??= this.#raw;
       const desired = this.#desired();
       const firstStale = desired.findIndex((text, index) => this.#shown[index]?.text !== text);
+      if (firstStale === -1 && desired.length === this.#shown.length) {
+        // What failed is already on screen after all.
+        this.#settle();
+        return;
+      }
       try {
         const fresh: ShownMessage[] = [];
         for (const text of desired.slice(firstStale)) fresh.push({ id: await this.#pacedPost(text), text });

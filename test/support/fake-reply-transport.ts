@@ -22,11 +22,11 @@ export interface FakeCall {
   text?: string;
   at: number;
   scopes: BudgetScope[];
-  outcome: 'ok' | '429' | 'error';
+  outcome: FakeFault;
 }
 
-/** A scripted failure for the next call. */
-export type FakeFault = 'ok' | '429' | 'error';
+/** A scripted failure for the next call: `refused` will not pass (e.g. Slack's edit_window_closed). */
+export type FakeFault = 'ok' | '429' | 'error' | 'refused';
 
 /** Limits like Slack's: chat.postMessage ~1/s per channel, chat.update Tier 3 ~50/min per workspace. */
 export function slackScopes(target: FakeTarget, operation: ReplyOperation): BudgetScope[] {
@@ -84,6 +84,11 @@ export class FakeReplyTransport implements ReplyTransport<FakeTarget> {
           : (text) => text;
     this.maxMessageLength = options.maxMessageLength ?? (options.platform === 'discord' ? 2_000 : 4_000);
     this.#faults = [...(options.faults ?? [])];
+  }
+
+  /** Scripts the outcomes of the next calls. */
+  script(faults: FakeFault[]): void {
+    this.#faults.push(...faults);
   }
 
   render(markdown: string): string {
@@ -158,5 +163,6 @@ export class FakeReplyTransport implements ReplyTransport<FakeTarget> {
         ...(this.limitScope === 'first' && scopes[0] ? { scopeKeys: [scopes[0].key] } : {}),
       });
     if (fault === 'error') throw new TransportError('platform error', { retryable: true });
+    if (fault === 'refused') throw new TransportError('edit refused for good', { retryable: false });
   }
 }

@@ -201,6 +201,27 @@ describe('rate limits block the scope they name', () => {
 });
 
 describe('ProgressiveReply', () => {
+  it('when the platform refuses edits for good mid-answer, waits for the end and posts the whole answer afresh', async () => {
+    const { clock, transport, engine } = setup({ platform: 'slack' });
+    const reply = engine.open(target);
+    await clock.run(() => transport.calls.some((call) => call.operation === 'post'));
+    reply.append('The first half of the answer. ');
+    await clock.run(() => transport.calls.some((call) => call.operation === 'edit'));
+    // The next edit is refused for good, as after Slack's edit_window_closed.
+    transport.script(['refused']);
+    reply.append('More text that cannot be shown by editing. ');
+    await clock.run(() => transport.calls.some((call) => call.outcome === 'refused'), clock.now() + 5_000);
+    reply.append('And the end.');
+    const outcome = reply.finish();
+    await clock.run(() => clock.pendingTimers === 0);
+    const result = await outcome;
+    const whole = 'The first half of the answer. More text that cannot be shown by editing. And the end.';
+    expect(shown(transport, result.messageIds)).toBe(whole);
+    // Exactly one complete answer is left: the stale partial message is gone.
+    expect([...transport.messages.values()].filter((text) => text.includes('first half'))).toEqual([whole]);
+    expect(transport.calls.filter((call) => call.outcome === 'refused')).toHaveLength(1);
+  });
+
   it('posts a placeholder at once, then edits with the newest text, and lands the final text', async () => {
     const { clock, transport, engine } = setup();
     const reply = engine.open(target);
