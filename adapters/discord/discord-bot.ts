@@ -8,6 +8,7 @@ import {
   Client,
   ComponentType,
   Events,
+  GatewayDispatchEvents,
   GatewayIntentBits,
   type Interaction,
   type Message,
@@ -22,14 +23,16 @@ import {
 import type Keyv from 'keyv';
 import type { AgentEvent, IncomingMessage, SupportAgent } from '../../src/agent/support-agent.ts';
 import type { Config } from '../../src/config/schema.ts';
-import { toSupportBotError } from '../../src/errors.ts';
+import { PlatformError, toSupportBotError } from '../../src/errors.ts';
 import type { FeedbackStore } from '../../src/feedback/feedback-store.ts';
+import type { HealthReporter } from '../../src/observability/health.ts';
 import { type LoggerLike, silentLogger } from '../../src/observability/logger-like.ts';
 import type { Metrics } from '../../src/observability/metrics.ts';
 import { priority } from '../../src/reply/budget-scheduler.ts';
 import { type Clock, systemClock } from '../../src/reply/clock.ts';
 import { type ProgressiveReply, ReplyEngine } from '../../src/reply/progressive-reply.ts';
 import { ReplyDeliveryError } from '../../src/reply/transport.ts';
+import { messageContentFix, toStartError } from './discord-errors.ts';
 import {
   DiscordReplyTransport,
   type DiscordTarget,
@@ -54,15 +57,39 @@ export interface DiscordBotOptions {
    */
   shards?: number[];
   shardCount?: number;
+  /**
+   * Where the adapter reports its state: `up`; `degraded` (code `disallowed_intents`) while it runs
+   * without the Message Content intent; `down` with the operator's fix when it cannot run.
+   */
+  health?: HealthReporter;
+  /**
+   * How long {@link DiscordBot.stop} waits for streaming answers to post their "restarting" note
+   * (a rate-limited channel could hold them for minutes). @defaultValue 5_000
+   */
+  stopGraceMs?: number;
 }
 
-/** A running Discord connection. */
+/**
+ * A Discord connection that a PlatformSupervisor (src/lifecycle) can start, stop and start again:
+ * every attempt builds a fresh discord.js Client.
+ */
 export interface DiscordBot {
-  client: Client;
+  /** The current attempt's discord.js Client (a new one after each start). */
+  readonly client: Client;
+  /**
+   * Connects; resolves once the client is ready (commands registered). When Discord refuses the
+   * Message Content intent (4014) it logs one warn line, reports `degraded` and connects again at
+   * once without it. Rejects with a {@link PlatformError}: `retryable: false` for what only an
+   * operator can fix (`invalid_token`, `invalid_shard`, `sharding_required`, `invalid_api_version`,
+   * `invalid_intents`, `disallowed_intents`), `true` for the network, 5xx and rate limits.
+   */
   start(): Promise<void>;
+  /** Cancels streaming answers (waiting at most `stopGraceMs`) and destroys the client; safe to call twice. */
   stop(): Promise<void>;
   /** Replies still streaming. */
   activeReplies(): number;
+  /** Whether the current connection has the Message Content intent. */
+  readonly messageContent: boolean;
 }
 
 /** The gateway intents the bot needs. MessageContent is privileged: enable it in the Developer Portal. */
@@ -72,6 +99,18 @@ export const discordIntents = [
   GatewayIntentBits.MessageContent,
   GatewayIntentBits.DirectMessages,
 ];
+
+/**
+ * What the bot runs with when Discord refuses MessageContent (close code 4014): it still reads DMs,
+ * messages that mention it (a reply pings its author by default) and `/ask`.
+ * @see https://discord.com/developers/docs/events/gateway#message-content-intent
+ */
+export const intentsWithoutMessageContent = discordIntents.filter(
+  (intent) => intent !== GatewayIntentBits.MessageContent,
+);
+
+/** Dispatch types discord.js knows; others are logged and ignored. */
+const knownDispatches = new Set<string>(Object.values(GatewayDispatchEvents));
 
 /** What the invite URL asks for: see the README. */
 export const discordPermissions =
@@ -110,6 +149,7 @@ type AnswerEnd = AgentEvent & { type: 'answer-end' };
 const seenTtlMs = 60 * 60_000;
 const participationTtlMs = 7 * 24 * 3_600_000;
 const forbiddenCooldownMs = 5 * 60_000;
+const degradedReason = `Discord refused the Message Content intent (gateway close 4014), so the bot answers only mentions, replies that mention it, DMs and /ask: ${messageContentFix}`;
 
 /**
  * The Discord adapter: a discord.js client that answers mentions and replies to the bot (in a new
@@ -122,66 +162,253 @@ export function createDiscordBot(options: DiscordBotOptions): DiscordBot {
   const { config, agent, store, feedback, metrics } = options;
   const logger = options.logger ?? silentLogger;
   const clock = options.clock ?? systemClock;
-  if (!config.token) throw new Error('Discord is not configured: set DISCORD_TOKEN');
+  if (!config.token)
+    throw new PlatformError('discord', 'not_configured', 'Discord is not configured: set DISCORD_TOKEN');
 
-  const client = new Client({
-    intents: discordIntents,
-    // DMs arrive for channels the client has never seen.
-    partials: [Partials.Channel],
-    allowedMentions: { parse: [], repliedUser: true },
-    rest: {
-      ...(config.apiUrl ? { api: config.apiUrl } : {}),
-      // Message and webhook routes throw on a spent bucket instead of queueing stale edits: the
-      // reply engine waits and then sends the newest text.
-      rejectOnRateLimit: ['/channels', '/webhooks'],
-      retries: 2,
-    },
-    ...(options.shards ? { shards: options.shards, shardCount: options.shardCount ?? 1 } : {}),
-  });
-  const transport = new DiscordReplyTransport({ rest: client.rest });
+  const stopGraceMs = options.stopGraceMs ?? 5_000;
+  const health = options.health;
+  /** Clients that have tried to log in: discord.js does not promise a second login after destroy. */
+  const used = new WeakSet<Client>();
+  /** The current attempt's client, replaced by {@link connect}; the first one serves `client` before start. */
+  let client = buildClient(discordIntents);
+  /** Whether the current connection reads message content. */
+  let messageContent = true;
+  let connected = false;
+  let stopped = false;
+  let starting: Promise<void> | undefined;
+  let warnedAboutIntent = false;
+  const transport = new DiscordReplyTransport({ rest: () => client.rest });
   const engine = new ReplyEngine<DiscordTarget>({ transport, clock, logger });
   const active = new Map<string, { reply: ProgressiveReply<DiscordTarget>; messageId: string }>();
   const forbiddenUntil = new Map<string, number>();
+  /** Gateway packets already found malformed (and logged): discord.js does not get them. */
+  const malformedPackets = new WeakSet<object>();
 
-  client.rest.on(RESTEvents.RateLimited, (info) =>
-    logger.debug(
-      { route: info.route, retryAfterMs: info.retryAfter, global: info.global },
-      'discord rate limit',
-    ),
-  );
-  client.on(Events.Error, (error) => logger.error({ err: error }, 'Discord client error'));
-  client.on(Events.ShardError, (error, shardId) =>
-    logger.warn({ err: error, shardId }, 'Discord gateway connection error; reconnecting'),
-  );
-  client.on(Events.ShardResume, (shardId, replayed) =>
-    logger.info({ shardId, replayed }, 'Discord gateway session resumed'),
-  );
-  client.on(Events.Warn, (message) => logger.warn({ source: 'discord.js' }, message));
-
-  client.on(Events.MessageCreate, (message) => {
-    onMessage(message).catch((error: unknown) => {
-      if (error instanceof ChannelForbiddenError)
-        reportForbidden(
-          error.channelId,
-          ['Send Messages', 'Create Public Threads'],
-          message.guildId ?? undefined,
-        );
-      else failed(error, message.channelId);
-    });
-  });
-  client.on(Events.InteractionCreate, (interaction) => {
-    onInteraction(interaction).catch((error: unknown) => failed(error, interaction.channelId ?? ''));
-  });
-  client.once(Events.ClientReady, (ready) => {
-    logger.info(
-      {
-        user: ready.user.tag,
-        guilds: ready.guilds.cache.size,
-        shards: ready.ws.shards.map((shard) => shard.id),
+  /** A discord.js Client with the bot's handlers; events of a client no longer current are ignored. */
+  function buildClient(intents: readonly GatewayIntentBits[]): Client {
+    const built = new Client({
+      intents: [...intents],
+      // DMs arrive for channels the client has never seen.
+      partials: [Partials.Channel],
+      allowedMentions: { parse: [], repliedUser: true },
+      rest: {
+        ...(config.apiUrl ? { api: config.apiUrl } : {}),
+        // Message and webhook routes throw on a spent bucket instead of queueing stale edits: the
+        // reply engine waits and then sends the newest text.
+        rejectOnRateLimit: ['/channels', '/webhooks'],
+        retries: 2,
       },
-      'discord connected',
+      ...(options.shards ? { shards: options.shards, shardCount: options.shardCount ?? 1 } : {}),
+    });
+    const current = () => built === client && !stopped;
+    built.rest.on(RESTEvents.RateLimited, (info) =>
+      logger.debug(
+        { route: info.route, retryAfterMs: info.retryAfter, global: info.global, scope: info.scope },
+        'discord rate limit',
+      ),
     );
-  });
+    built.on(Events.Error, (error) => logger.error({ err: error }, 'Discord client error'));
+    /** Set once the gateway closed with a code discord.js does not reconnect after. */
+    let closedFor: number | undefined;
+    built.on(Events.ShardError, (error, shardId) => {
+      // discord.js reports 4004/4010-4014 as an error too: the close itself is reported once, below.
+      if (closedFor !== undefined)
+        logger.debug({ err: error, shardId, code: closedFor }, 'Discord gateway closed');
+      else logger.warn({ err: error, shardId }, 'Discord gateway connection error');
+    });
+    built.on(Events.ShardResume, (shardId, replayed) =>
+      logger.info({ shardId, replayed }, 'Discord gateway session resumed'),
+    );
+    built.on(Events.Warn, (message) => logger.warn({ source: 'discord.js' }, message));
+    built.on(Events.ShardDisconnect, (event, shardId) => {
+      closedFor = event.code;
+      // During start() the attempt handles the close itself; afterwards it is a lost connection.
+      if (current() && connected) void connectionLost(built, event.code, shardId);
+    });
+    built.on(Events.Raw, (packet: { op?: number; t?: string | null; s?: number; d?: unknown }) => {
+      if (packet.op !== 0 || !packet.t) return;
+      if (!knownDispatches.has(packet.t))
+        logger.debug({ type: packet.t }, 'unknown Discord gateway dispatch ignored');
+      const problem =
+        packet.t === GatewayDispatchEvents.MessageCreate ? malformedMessage(packet.d) : undefined;
+      if (problem) {
+        // Raw is emitted with the very object discord.js handles next: the guard below drops it.
+        malformedPackets.add(packet);
+        metrics?.platformErrors.inc({ platform: 'discord', error: 'malformed_event' });
+        logger.warn(
+          { type: packet.t, sequence: packet.s, problem },
+          'malformed Discord gateway event dropped',
+        );
+      }
+    });
+    guardPacketHandling(built);
+    built.on(Events.MessageCreate, (message) => {
+      if (!current()) return;
+      onMessage(message).catch((error: unknown) => {
+        if (error instanceof ChannelForbiddenError)
+          reportForbidden(
+            error.channelId,
+            ['Send Messages', 'Create Public Threads'],
+            message.guildId ?? undefined,
+          );
+        else failed(error, message.channelId);
+      });
+    });
+    built.on(Events.InteractionCreate, (interaction) => {
+      if (!current()) return;
+      onInteraction(interaction).catch((error: unknown) => failed(error, interaction.channelId ?? ''));
+    });
+    return built;
+  }
+
+  /**
+   * discord.js parses a dispatch inside its gateway listener: a malformed event (a MESSAGE_CREATE
+   * without `author`, say) throws there and surfaces as an unhandled rejection. Such a packet is
+   * dropped with a warn line instead, and the connection goes on. (This wraps discord.js's internal
+   * WebSocketManager#handlePacket; without it the guard is simply absent.)
+   */
+  function guardPacketHandling(built: Client): void {
+    const manager = built.ws as unknown as {
+      handlePacket?: (packet?: { t?: string; s?: number }, shard?: unknown) => boolean;
+    };
+    const original = manager.handlePacket;
+    if (typeof original !== 'function') return;
+    manager.handlePacket = function guardedHandlePacket(packet, shard) {
+      try {
+        // Called without a packet, discord.js only works off its queue of early events.
+        if (packet && malformedPackets.has(packet)) return original.call(this, undefined, shard);
+        return original.call(this, packet, shard);
+      } catch (error) {
+        metrics?.platformErrors.inc({ platform: 'discord', error: 'malformed_event' });
+        logger.warn(
+          { err: error, type: packet?.t, sequence: packet?.s },
+          'malformed Discord gateway event dropped',
+        );
+        return true;
+      }
+    };
+  }
+
+  /** One connection attempt with `intents`: resolves with the ready client, rejects with a PlatformError. */
+  async function connect(intents: readonly GatewayIntentBits[]): Promise<Client<true>> {
+    const wanted = intents.includes(GatewayIntentBits.MessageContent);
+    const reusable =
+      !used.has(client) && client.options.intents.has(GatewayIntentBits.MessageContent) === wanted;
+    const attempt = reusable ? client : buildClient(intents);
+    used.add(attempt);
+    client = attempt;
+    let closeCode: number | undefined;
+    const ready = new Promise<Client<true>>((resolve, reject) => {
+      attempt.once(Events.ClientReady, resolve);
+      attempt.on(Events.ShardDisconnect, (event) => {
+        closeCode = event.code;
+        reject(toStartError(new Error(`the gateway closed with ${event.code}`), event.code));
+      });
+    });
+    ready.catch(() => undefined);
+    try {
+      await attempt.login(config.token);
+      const readyClient = await ready;
+      logger.info(
+        {
+          user: readyClient.user.tag,
+          guilds: readyClient.guilds.cache.size,
+          shards: readyClient.ws.shards.map((shard) => shard.id),
+          messageContent: wanted,
+        },
+        'discord connected',
+      );
+      return readyClient;
+    } catch (error) {
+      throw toStartError(error, closeCode);
+    }
+  }
+
+  const destroyed = new WeakSet<Client>();
+  async function destroyClient(target: Client): Promise<void> {
+    if (destroyed.has(target)) return;
+    destroyed.add(target);
+    used.add(target);
+    await target
+      .destroy()
+      .catch((error: unknown) => logger.debug({ err: error }, 'discord client could not be destroyed'));
+  }
+
+  /** Logs the fix once and reports `degraded`: the bot goes on without the intent. */
+  function runWithoutMessageContent(): void {
+    if (!warnedAboutIntent) {
+      warnedAboutIntent = true;
+      logger.warn({ platform: 'discord', code: 'disallowed_intents' }, degradedReason);
+    } else logger.debug({ platform: 'discord' }, 'connecting again without the Message Content intent');
+    health?.report('degraded', { code: 'disallowed_intents', reason: degradedReason });
+  }
+
+  async function startOnce(): Promise<void> {
+    stopped = false;
+    try {
+      let ready: Client<true>;
+      try {
+        // Set before connecting: messages may be handled as soon as the client is ready.
+        messageContent = true;
+        ready = await connect(discordIntents);
+      } catch (error) {
+        if (!(error instanceof PlatformError && error.code === 'disallowed_intents')) throw error;
+        await destroyClient(client);
+        if (stopped) return;
+        runWithoutMessageContent();
+        messageContent = false;
+        ready = await connect(intentsWithoutMessageContent);
+      }
+      if (stopped) return;
+      connected = true;
+      if (messageContent) health?.report('up');
+      else health?.report('degraded', { code: 'disallowed_intents', reason: degradedReason });
+      await registerCommands(ready);
+    } catch (error) {
+      const wrapped = toStartError(error);
+      connected = false;
+      await destroyClient(client);
+      if (!wrapped.retryable) health?.report('down', { code: wrapped.code, reason: wrapped.message });
+      throw wrapped;
+    }
+  }
+
+  /**
+   * A running connection closed for good (discord.js does not reconnect after 4004, 4010-4014):
+   * after 4014 the bot connects again at once without the Message Content intent; otherwise it
+   * reports `down` with the fix.
+   */
+  async function connectionLost(lost: Client, code: number, shardId: number): Promise<void> {
+    connected = false;
+    const error = toStartError(new Error(`the gateway closed with ${code}`), code);
+    await destroyClient(lost);
+    if (stopped || lost !== client) return;
+    if (error.code === 'disallowed_intents' && messageContent) {
+      runWithoutMessageContent();
+      try {
+        messageContent = false;
+        await connect(intentsWithoutMessageContent);
+        if (stopped) return;
+        connected = true;
+        health?.report('degraded', { code: 'disallowed_intents', reason: degradedReason });
+        return;
+      } catch (reconnectError) {
+        const wrapped = toStartError(reconnectError);
+        await destroyClient(client);
+        health?.report('down', { code: wrapped.code, reason: wrapped.message });
+        logger.warn(
+          { platform: 'discord', code: wrapped.code, err: wrapped },
+          `discord is off: ${wrapped.message} (the rest of the bot keeps running)`,
+        );
+        return;
+      }
+    }
+    health?.report('down', { code: error.code, reason: error.message });
+    logger.warn(
+      { platform: 'discord', code: error.code, shardId },
+      `discord is off: ${error.message} (the rest of the bot keeps running)`,
+    );
+  }
 
   /** Registers `/ask` once per bot (on the first shard), not per shard. */
   async function registerCommands(ready: Client<true>): Promise<void> {
@@ -223,6 +450,14 @@ export function createDiscordBot(options: DiscordBotOptions): DiscordBot {
       message.id === channel.id &&
       Boolean(channel.parentId && config.supportChannels.includes(channel.parentId));
     if (!isDm && !mentioned && !repliedToUs && !ours && !supportChannel && !forumPost) return;
+    if (!messageContent && !isDm && !mentioned) {
+      // Without the intent Discord sends such messages with empty content: nothing to answer.
+      logger.debug(
+        { channel: channel.id, message: message.id, thread: inThread },
+        'message skipped: without the Message Content intent Discord sends it empty',
+      );
+      return;
+    }
     // A resumed gateway session replays what was missed; nothing is answered twice.
     if (!(await firstTime(`discord:message:${message.id}`))) return;
 
@@ -334,7 +569,12 @@ export function createDiscordBot(options: DiscordBotOptions): DiscordBot {
           threadId = thread.id;
         },
       },
-      { toError: toTransportError },
+      {
+        toError: (error) =>
+          toTransportError(error, {
+            scopeKey: transport.scopeKey({ kind: 'channel', channelId: message.channelId }, 'post'),
+          }),
+      },
     );
     return threadId;
   }
@@ -571,22 +811,60 @@ export function createDiscordBot(options: DiscordBotOptions): DiscordBot {
   }
 
   return {
-    client,
-    async start() {
-      const ready = new Promise<Client<true>>((resolve) => client.once(Events.ClientReady, resolve));
-      await client.login(config.token);
-      await registerCommands(await ready);
+    get client() {
+      return client;
+    },
+    get messageContent() {
+      return messageContent;
+    },
+    start() {
+      if (connected && !stopped) return Promise.resolve();
+      starting ??= startOnce().finally(() => {
+        starting = undefined;
+      });
+      return starting;
     },
     async stop() {
-      await Promise.allSettled(
+      stopped = true;
+      connected = false;
+      const cancelled = Promise.allSettled(
         [...active.values()].map((entry) =>
           entry.reply.cancel('_(The bot is restarting; please ask again.)_'),
         ),
       );
-      await client.destroy();
+      const grace = new AbortController();
+      await Promise.race([cancelled, clock.sleep(stopGraceMs, grace.signal).catch(() => undefined)]);
+      grace.abort();
+      // Destroying the client also ends an attempt still logging in.
+      await destroyClient(client);
+      await starting?.catch(() => undefined);
+      await destroyClient(client);
     },
     activeReplies: () => active.size,
   };
+}
+
+/**
+ * Why a MESSAGE_CREATE cannot be trusted, checked against the fields of the message object the
+ * adapter reads (all required by the docs); undefined when it looks as documented.
+ * @see https://discord.com/developers/docs/resources/message#message-object
+ */
+export function malformedMessage(data: unknown): string | undefined {
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) return 'd is not an object';
+  const message = data as Record<string, unknown>;
+  const snowflake = (value: unknown) => typeof value === 'string' && /^\d{1,20}$/.test(value);
+  if (!snowflake(message.id)) return 'id is not a snowflake';
+  if (!snowflake(message.channel_id)) return 'channel_id is not a snowflake';
+  const author = message.author as Record<string, unknown> | null | undefined;
+  if (typeof author !== 'object' || author === null || !snowflake(author.id))
+    return 'author is not a user object';
+  if (typeof message.content !== 'string') return 'content is not a string';
+  if (!Number.isInteger(message.type)) return 'type is not an integer';
+  for (const field of ['mentions', 'mention_roles', 'attachments', 'embeds'])
+    if (!Array.isArray(message[field])) return `${field} is not an array`;
+  if (message.components !== undefined && !Array.isArray(message.components))
+    return 'components is not an array';
+  return undefined;
 }
 
 /** Discord refused to let the bot post in a channel (50013 Missing Permissions, 50001 Missing Access). */

@@ -58,10 +58,40 @@ export function discordErrorCode(error: unknown): number | undefined {
   return undefined;
 }
 
-/** Turns a REST failure into the reply engine's errors, keeping Discord's code. */
-export function toTransportError(error: unknown): Error {
-  if (error instanceof RateLimitError) return new RateLimitedError(Math.max(1, error.retryAfter));
+/**
+ * Turns a REST failure into the reply engine's errors, keeping Discord's code. A rate limit blocks
+ * exactly the scope it names: a global one (`global: true`, scope `global`) every reply of the bot
+ * (`discord:global`); a per-route (`user`) or `shared` one only `scopeKey`, the budget scope of the
+ * channel or interaction the refused request was for. Without `scopeKey` the limit blocks every
+ * scope of the operation.
+ * @see https://discord.com/developers/docs/topics/rate-limits#exceeding-a-rate-limit
+ */
+export function toTransportError(error: unknown, options: { scopeKey?: string } = {}): Error {
+  if (error instanceof RateLimitError) {
+    const global = error.global || error.scope === 'global';
+    return rateLimited({
+      retryAfterMs: error.retryAfter,
+      global,
+      scope: global ? 'global' : error.scope,
+      where: `${error.method.toUpperCase()} ${error.route}`,
+      scopeKey: options.scopeKey,
+      cause: error,
+    });
+  }
   if (error instanceof DiscordAPIError) {
+    if (error.status === 429) {
+      // @discordjs/rest handles 429s itself; one can only get here from another REST setup.
+      const body = error.rawError as { retry_after?: unknown; global?: unknown };
+      const retryAfterSeconds = typeof body.retry_after === 'number' ? body.retry_after : 1;
+      return rateLimited({
+        retryAfterMs: retryAfterSeconds * 1000,
+        global: body.global === true,
+        scope: body.global === true ? 'global' : 'user',
+        where: `${error.method.toUpperCase()} ${new URL(error.url).pathname}`,
+        scopeKey: options.scopeKey,
+        cause: error,
+      });
+    }
     const code = typeof error.code === 'number' ? error.code : undefined;
     const permanent =
       (code !== undefined && code in permanentDiscordErrors) ||
@@ -78,6 +108,26 @@ export function toTransportError(error: unknown): Error {
   return new TransportError(`Discord: ${(error as Error).message}`, { retryable: true, cause: error });
 }
 
+/** The budget scope key of the whole bot: what a global rate limit blocks. */
+export const globalScopeKey = 'discord:global';
+
+function rateLimited(limit: {
+  retryAfterMs: number;
+  global: boolean;
+  scope: string;
+  where: string;
+  scopeKey: string | undefined;
+  cause: unknown;
+}): RateLimitedError {
+  const retryAfterMs = Math.max(1, Math.ceil(limit.retryAfterMs));
+  const scopeKeys = limit.global ? [globalScopeKey] : limit.scopeKey ? [limit.scopeKey] : undefined;
+  return new RateLimitedError(
+    retryAfterMs,
+    `Discord rate limit (${limit.scope}) on ${limit.where}; retry after ${retryAfterMs} ms`,
+    { ...(scopeKeys ? { scopeKeys } : {}), cause: limit.cause },
+  );
+}
+
 /** Answers never ping anyone but the person they reply to. */
 const quietMentions = { parse: [], replied_user: true } as const;
 
@@ -90,12 +140,26 @@ const quietMentions = { parse: [], replied_user: true } as const;
  */
 export class DiscordReplyTransport implements ReplyTransport<DiscordTarget> {
   readonly maxMessageLength = 2_000;
-  readonly #rest: REST;
+  readonly #restOf: () => REST;
   readonly #channelLimit: { limit: number; windowMs: number };
 
-  constructor(options: { rest: REST; channelLimit?: { limit: number; windowMs: number } }) {
-    this.#rest = options.rest;
+  /**
+   * @param options.rest - the REST client, or a function returning the current one (the adapter
+   *   builds a new discord.js Client per connection attempt).
+   */
+  constructor(options: { rest: REST | (() => REST); channelLimit?: { limit: number; windowMs: number } }) {
+    const { rest } = options;
+    this.#restOf = typeof rest === 'function' ? rest : () => rest;
     this.#channelLimit = options.channelLimit ?? { limit: 5, windowMs: 5_000 };
+  }
+
+  get #rest(): REST {
+    return this.#restOf();
+  }
+
+  /** The key of the scope a per-route or shared limit on `target` blocks: its channel, thread or interaction. */
+  scopeKey(target: DiscordTarget, operation: ReplyOperation): string {
+    return (this.scopes(target, operation)[0] as BudgetScope).key;
   }
 
   render(markdown: string): string {
@@ -106,7 +170,7 @@ export class DiscordReplyTransport implements ReplyTransport<DiscordTarget> {
     // Interaction webhooks are limited per interaction and are exempt from the global limit.
     if (target.kind === 'interaction')
       return [{ key: `discord:interaction:${target.token.slice(-16)}`, ...this.#channelLimit }];
-    const global = { key: 'discord:global', limit: 50, windowMs: 1_000 };
+    const global = { key: globalScopeKey, limit: 50, windowMs: 1_000 };
     if (operation === 'status')
       return [{ key: `discord:typing:${target.channelId}`, limit: 1, windowMs: 5_000 }, global];
     return [{ key: `discord:channel:${target.channelId}`, ...this.#channelLimit }, global];
@@ -147,7 +211,7 @@ export class DiscordReplyTransport implements ReplyTransport<DiscordTarget> {
       })) as APIMessage;
       return message.id;
     } catch (error) {
-      throw toTransportError(error);
+      throw toTransportError(error, { scopeKey: this.scopeKey(target, 'post') });
     }
   }
 
@@ -162,7 +226,7 @@ export class DiscordReplyTransport implements ReplyTransport<DiscordTarget> {
         auth: target.kind !== 'interaction',
       });
     } catch (error) {
-      throw toTransportError(error);
+      throw toTransportError(error, { scopeKey: this.scopeKey(target, 'edit') });
     }
   }
 
@@ -172,7 +236,7 @@ export class DiscordReplyTransport implements ReplyTransport<DiscordTarget> {
     try {
       await this.#rest.post(Routes.channelTyping(target.channelId));
     } catch (error) {
-      throw toTransportError(error);
+      throw toTransportError(error, { scopeKey: this.scopeKey(target, 'status') });
     }
   }
 
@@ -184,7 +248,7 @@ export class DiscordReplyTransport implements ReplyTransport<DiscordTarget> {
           : Routes.channelMessage(target.channelId, messageId);
       await this.#rest.delete(route, { auth: target.kind !== 'interaction' });
     } catch (error) {
-      throw toTransportError(error);
+      throw toTransportError(error, { scopeKey: this.scopeKey(target, 'post') });
     }
   }
 }

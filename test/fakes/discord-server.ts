@@ -1,14 +1,51 @@
+import { createHash } from 'node:crypto';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { type WebSocket, WebSocketServer } from 'ws';
 
 /**
- * A local stand-in for Discord: the gateway (HELLO, heartbeats, IDENTIFY, READY, GUILD_CREATE,
- * dispatches with increasing sequence numbers, RESUME after a dropped connection) and the REST
- * routes a support bot uses (messages, edits, threads, typing, interaction callbacks), with
- * per-channel rate-limit headers and 429s.
+ * A local stand-in for Discord, faithful to the API docs excerpts in test/fixtures/discord/: the
+ * gateway (HELLO, heartbeats, IDENTIFY checked for token, intents and shard, READY, GUILD_CREATE,
+ * dispatches with increasing sequence numbers, RESUME, and on demand INVALID_SESSION, RECONNECT, a
+ * server-requested heartbeat, close codes and frames that are not JSON), the Message Content intent
+ * (content, embeds, attachments and components emptied where Discord empties them), and the REST
+ * routes a support bot uses (messages, edits, threads, typing, interaction callbacks) with per-route
+ * rate-limit headers and user, shared and global 429s. Message and interaction payloads start from
+ * the docs' own examples with test values substituted.
+ * @see test/fixtures/discord/README.md
  */
+
+const fixtures = new URL('../fixtures/discord/', import.meta.url);
+const fixture = <T>(name: string): T => JSON.parse(readFileSync(new URL(name, fixtures), 'utf8')) as T;
+/** The docs' "Example Message" (message-object.md). */
+const exampleMessage = fixture<Record<string, unknown>>('message.example.json');
+/** The docs' slash-command "Example Interaction" (interactions.md). */
+/** Close code → its Description in the docs' table, sent as the close reason. */
+const closeReasons = new Map(
+  fixture<{ code: number; description: string }[]>('gateway-close-codes.json').map((row) => [
+    row.code,
+    row.description,
+  ]),
+);
+const exampleInteraction = fixture<Record<string, unknown> & { member: Record<string, unknown> }>(
+  'interaction.slash-command.example.json',
+);
+
+/** Intent bits Discord defines; any other bit closes the connection with 4013. */
+const knownIntentBits = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 20, 21, 24, 25];
+const knownIntents = knownIntentBits.reduce((mask, bit) => mask | (1 << bit), 0);
+/** The privileged intents, which must be enabled for the app in the Developer Portal. */
+export const privilegedIntentBits = {
+  GUILD_MEMBERS: 1 << 1,
+  GUILD_PRESENCES: 1 << 8,
+  MESSAGE_CONTENT: 1 << 15,
+} as const;
+export type PrivilegedIntent = keyof typeof privilegedIntentBits;
+const intentBits = { GUILDS: 1 << 0, GUILD_MESSAGES: 1 << 9, DIRECT_MESSAGES: 1 << 12 } as const;
+/** Opcodes a client may send (opcodes-and-status-codes: Client Action Send). */
+const clientOpcodes = new Set([1, 2, 3, 4, 6, 8, 31, 43]);
 
 /** A REST call as received. */
 export interface DiscordCall {
@@ -17,6 +54,10 @@ export interface DiscordCall {
   body: unknown;
   status: number;
   at: number;
+  /** Response headers the fake sent. */
+  headers?: Record<string, string>;
+  /** The response body the fake sent (parsed JSON). */
+  response?: unknown;
 }
 
 /** A message as the fake keeps it. */
@@ -34,13 +75,33 @@ export interface DiscordMessage {
   message_reference?: { message_id: string };
 }
 
+/** A gateway frame the fake sent, as text (what went over the wire). */
+export interface GatewayFrame {
+  at: number;
+  session: string | undefined;
+  frame: string;
+}
+
 interface Session {
   id: string;
   shard: [number, number];
+  intents: number;
   socket: WebSocket | undefined;
   sequence: number;
+  /** Set by INVALID_SESSION d=false: a RESUME of it fails. */
+  invalid: boolean;
   /** Dispatches sent, for RESUME replays. */
   sent: { s: number; payload: string }[];
+}
+
+/** A 429 to answer with on demand: see {@link FakeDiscord.rateLimit}. */
+export interface RateLimitInjection {
+  /** `user` (a route's bucket), `shared` (the resource: not counted against the bot), `global`. */
+  scope: 'user' | 'shared' | 'global';
+  /** Seconds, as Discord's float `retry_after`. */
+  retryAfter: number;
+  /** For user and shared: the channel whose message routes are limited. */
+  channelId?: string;
 }
 
 /** Options of {@link startFakeDiscord}. */
@@ -52,6 +113,18 @@ export interface FakeDiscordOptions {
   channelLimit?: { limit: number; windowMs: number };
   /** Channels where the bot may not post: REST answers 403 "Missing Permissions" (50013). */
   forbiddenChannels?: string[];
+  /**
+   * The bot token Discord knows. Unset: any token is accepted. A wrong one gets 401 from REST
+   * (discord.js then stops before the gateway) and closes the gateway with 4004.
+   */
+  token?: string;
+  /** Where the token is checked. `gateway`: only IDENTIFY (to reach 4004). @defaultValue 'rest-and-gateway' */
+  tokenCheck?: 'rest-and-gateway' | 'gateway';
+  /**
+   * Privileged intents enabled for the app in the Developer Portal; IDENTIFY asking for another
+   * one closes with 4014. @defaultValue all three
+   */
+  privilegedIntents?: PrivilegedIntent[];
 }
 
 /** A guild the fake serves. Channel types: 0 text, 5 announcement, 15 forum. */
@@ -71,30 +144,40 @@ export interface InteractionReply {
   body: Record<string, unknown> | undefined;
 }
 
+/** What {@link FakeDiscord.sendMessage} takes. */
+export interface FakeMessageInput {
+  channel_id: string;
+  guild_id?: string;
+  content: string;
+  author: { id: string; username: string; bot?: boolean };
+  mentions?: { id: string; username: string }[];
+  message_reference?: { message_id: string };
+  /** A reply pings (mentions) the replied-to author unless this is false, as in Discord. @defaultValue true */
+  replyPing?: boolean;
+  /** Role ids of the author's guild member. */
+  roles?: string[];
+  attachments?: { id: string; filename: string; size?: number; url?: string }[];
+  sticker_items?: { id: string; name: string; format_type: number }[];
+  embeds?: unknown[];
+  /** Message type: 0 default, 19 reply, 7 member join… */
+  type?: number;
+}
+
 /** A running fake. */
 export interface FakeDiscord {
   /** For `rest: { api }`: ends in `/api`. */
   api: string;
+  /** The gateway URL (what GET /gateway/bot returns). */
+  gateway: string;
   calls: DiscordCall[];
   messages: DiscordMessage[];
   channels: Map<string, { id: string; type: number; guild_id?: string; name?: string; parent_id?: string }>;
   /** Sends MESSAGE_CREATE (guild messages to the shard that owns the guild). */
-  sendMessage(message: {
-    channel_id: string;
-    guild_id?: string;
-    content: string;
-    author: { id: string; username: string; bot?: boolean };
-    mentions?: { id: string; username: string }[];
-    message_reference?: { message_id: string };
-    /** Role ids of the author's guild member. */
-    roles?: string[];
-    attachments?: { id: string; filename: string; size?: number; url?: string }[];
-    sticker_items?: { id: string; name: string; format_type: number }[];
-    /** Message type: 0 default, 19 reply, 7 member join… */
-    type?: number;
-  }): DiscordMessage;
+  sendMessage(message: FakeMessageInput): DiscordMessage;
+  /** The MESSAGE_CREATE `d` the fake would send for a message (before the intent check). */
+  messageCreatePayload(message: FakeMessageInput): Record<string, unknown>;
   /** Sends any dispatch (e.g. INTERACTION_CREATE) to the shard that owns the guild. */
-  dispatch(type: string, data: Record<string, unknown>, guildId?: string): void;
+  dispatch(type: string, data: unknown, guildId?: string): void;
   /** A customer opens a forum post: THREAD_CREATE, then the starter MESSAGE_CREATE in it. */
   createForumPost(input: {
     forumId: string;
@@ -121,8 +204,30 @@ export interface FakeDiscord {
   commands: unknown[];
   /** Drops the gateway connections without closing the sessions, so clients RESUME. */
   dropConnections(): void;
+  /** Closes every gateway connection with a close code (e.g. 4014 after the portal changed). */
+  closeConnections(code: number, reason?: string): void;
+  /** Sends INVALID_SESSION (op 9); `false` also ends the sessions, so they cannot be resumed. */
+  invalidateSessions(resumable: boolean): void;
+  /** Sends RECONNECT (op 7): clients should reconnect and resume. */
+  requestReconnect(): void;
+  /** Sends a Heartbeat (op 1): clients must answer with a heartbeat at once. */
+  requestHeartbeat(): void;
+  /** Sends a text frame as it is (e.g. one that is not JSON) on every connection. */
+  sendRaw(frame: string): void;
+  /** The next request the injection applies to answers 429; user and shared ones keep the channel limited for `retryAfter`, a global one every route of the bot. */
+  rateLimit(injection: RateLimitInjection): void;
+  /** Changes the privileged intents enabled for the app (takes effect at the next IDENTIFY). */
+  setPrivilegedIntents(intents: PrivilegedIntent[]): void;
+  /** Every gateway frame sent, in order. */
+  frames: GatewayFrame[];
+  /** Close codes the fake closed connections with, in order. */
+  closeCodes: number[];
+  /** IDENTIFY payloads' `d`, token removed. */
+  identifyPayloads: Record<string, unknown>[];
   identifies(): number;
   resumes(): number;
+  /** Heartbeats (op 1) received. */
+  heartbeats(): number;
   close(): Promise<void>;
 }
 
@@ -132,10 +237,17 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
   const guilds = options.guilds ?? [{ id: '200000000000000001', channels: [{ id: '300000000000000001' }] }];
   const limit = options.channelLimit ?? { limit: 5, windowMs: 5_000 };
   const forbidden = new Set(options.forbiddenChannels ?? []);
+  const tokenCheck = options.tokenCheck ?? 'rest-and-gateway';
+  let privileged = privilegedMask(
+    options.privilegedIntents ?? (Object.keys(privilegedIntentBits) as PrivilegedIntent[]),
+  );
   const interactionReplies: InteractionReply[] = [];
   const commands: unknown[] = [];
   const calls: DiscordCall[] = [];
   const messages: DiscordMessage[] = [];
+  const frames: GatewayFrame[] = [];
+  const closeCodes: number[] = [];
+  const identifyPayloads: Record<string, unknown>[] = [];
   const channels = new Map<
     string,
     { id: string; type: number; guild_id?: string; name?: string; parent_id?: string }
@@ -153,11 +265,15 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
   const sessions: Session[] = [];
   const interactions = new Map<string, { channelId: string; guildId?: string; acknowledged: boolean }>();
   const windows = new Map<string, number[]>();
+  /** Channels whose message routes answer 429 until a time (after a user or shared 429). */
+  const channelBlocks = new Map<string, { until: number; scope: 'user' | 'shared' }>();
+  const injections: RateLimitInjection[] = [];
+  let globalBlockedUntil = 0;
   const sockets = new Set<Socket>();
-  let snowflake = 400_000_000_000_000_000n;
-  const nextId = () => String(++snowflake);
+  const nextId = snowflake;
   let identifyCount = 0;
   let resumeCount = 0;
+  let heartbeatCount = 0;
   const bot = {
     id: botId,
     username: 'supportbot',
@@ -168,16 +284,55 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
   };
 
   const wss = new WebSocketServer({ noServer: true });
-  wss.on('connection', (socket) => {
+  wss.on('connection', (socket: WebSocket, request: IncomingMessage) => {
     let session: Session | undefined;
-    socket.send(JSON.stringify({ op: 10, d: { heartbeat_interval: 41_250 }, s: null, t: null }));
+    const write = (payload: unknown) => sendFrame(socket, undefined, JSON.stringify(payload));
+    const version = new URL(request.url ?? '/', 'http://127.0.0.1').searchParams.get('v');
+    if (version !== null && version !== '10' && version !== '9') return closeWith(socket, 4012);
+    write({ op: 10, d: { heartbeat_interval: 41_250 }, s: null, t: null });
     socket.on('message', (data) => {
-      const payload = JSON.parse(String(data)) as { op: number; d: Record<string, unknown> };
-      if (payload.op === 1) socket.send(JSON.stringify({ op: 11, d: null, s: null, t: null }));
+      let payload: { op: number; d: Record<string, unknown> | null };
+      try {
+        payload = JSON.parse(String(data));
+      } catch {
+        return closeWith(socket, 4002);
+      }
+      if (typeof payload?.op !== 'number' || !clientOpcodes.has(payload.op)) return closeWith(socket, 4001);
+      if (payload.op === 1) {
+        heartbeatCount++;
+        return write({ op: 11, d: null, s: null, t: null });
+      }
+      const d = (payload.d ?? {}) as Record<string, unknown>;
       if (payload.op === 2) {
+        if (session) return closeWith(socket, 4005);
+        const { token, ...rest } = d;
+        identifyPayloads.push(rest);
+        if (options.token !== undefined && token !== options.token) return closeWith(socket, 4004);
+        const intents = d.intents;
+        if (typeof intents !== 'number' || !Number.isInteger(intents) || (intents & ~knownIntents) !== 0)
+          return closeWith(socket, 4013);
+        const notAllowed = intents & privilegedMask('all') & ~privileged;
+        if (notAllowed !== 0) return closeWith(socket, 4014);
+        const shard = (d.shard as [number, number] | undefined) ?? [0, 1];
+        if (
+          !Array.isArray(shard) ||
+          shard.length !== 2 ||
+          !shard.every(Number.isInteger) ||
+          shard[1] < 1 ||
+          shard[0] < 0 ||
+          shard[0] >= shard[1]
+        )
+          return closeWith(socket, 4010);
         identifyCount++;
-        const shard = (payload.d.shard as [number, number] | undefined) ?? [0, 1];
-        session = { id: `session-${identifyCount}`, shard, socket, sequence: 0, sent: [] };
+        session = {
+          id: `session-${identifyCount}`,
+          shard,
+          intents,
+          socket,
+          sequence: 0,
+          invalid: false,
+          sent: [],
+        };
         sessions.push(session);
         const own = guilds.filter((guild) => shardOf(guild.id, shard[1]) === shard[0]);
         send(session, 'READY', {
@@ -189,26 +344,47 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
           shard,
           application: { id: applicationId, flags: 0 },
         });
-        for (const guild of own) send(session, 'GUILD_CREATE', guildPayload(guild));
+        if (intents & intentBits.GUILDS)
+          for (const guild of own) send(session, 'GUILD_CREATE', guildPayload(guild));
+        return;
       }
       if (payload.op === 6) {
-        const found = sessions.find((candidate) => candidate.id === payload.d.session_id);
+        if (options.token !== undefined && d.token !== options.token) return closeWith(socket, 4004);
+        const found = sessions.find((candidate) => candidate.id === d.session_id && !candidate.invalid);
         if (!found) {
-          socket.send(JSON.stringify({ op: 9, d: false, s: null, t: null }));
+          write({ op: 9, d: false, s: null, t: null });
           return;
         }
         resumeCount++;
         found.socket = socket;
         session = found;
         // Everything the client missed since the sequence it last saw, then RESUMED.
-        for (const item of found.sent) if (item.s > Number(payload.d.seq)) socket.send(item.payload);
+        for (const item of found.sent) if (item.s > Number(d.seq)) sendFrame(socket, found.id, item.payload);
         send(found, 'RESUMED', {});
+        return;
       }
+      // Presence, voice, member requests…: nothing a support bot sends before identifying.
+      if (!session) return closeWith(socket, 4003);
     });
     socket.on('close', () => {
       if (session?.socket === socket) session.socket = undefined;
     });
   });
+
+  function sendFrame(socket: WebSocket, sessionId: string | undefined, frame: string): void {
+    frames.push({ at: Date.now(), session: sessionId, frame });
+    socket.send(frame);
+  }
+
+  function closeWith(socket: WebSocket, code: number, reason = closeReasons.get(code) ?? ''): void {
+    closeCodes.push(code);
+    socket.close(code, reason);
+  }
+
+  function privilegedMask(intents: PrivilegedIntent[] | 'all'): number {
+    const names = intents === 'all' ? (Object.keys(privilegedIntentBits) as PrivilegedIntent[]) : intents;
+    return names.reduce((mask, name) => mask | privilegedIntentBits[name], 0);
+  }
 
   function guildPayload(guild: (typeof guilds)[number]) {
     return {
@@ -256,24 +432,156 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
 
   function send(session: Session, type: string, data: unknown): void {
     session.sequence++;
-    const payload = JSON.stringify({ op: 0, t: type, s: session.sequence, d: data });
+    const payload = JSON.stringify({ op: 0, d: data, s: session.sequence, t: type });
     session.sent.push({ s: session.sequence, payload });
-    session.socket?.send(payload);
+    if (session.socket) sendFrame(session.socket, session.id, payload);
   }
 
   function sessionFor(guildId: string | undefined): Session | undefined {
-    const live = sessions.filter((session) => session.socket || session.sent.length > 0);
+    const live = sessions.filter(
+      (session) => !session.invalid && (session.socket || session.sent.length > 0),
+    );
     if (!guildId) return live.find((session) => session.shard[0] === 0) ?? live[0];
     return live.findLast((session) => shardOf(guildId, session.shard[1]) === session.shard[0]);
   }
 
-  function limited(channelId: string): number | undefined {
+  function liveSockets(): WebSocket[] {
+    return [...wss.clients];
+  }
+
+  /** Applies the Message Content intent: what a session without it sees of a message. */
+  function visibleTo(session: Session, data: Record<string, unknown>): Record<string, unknown> {
+    if (session.intents & privilegedIntentBits.MESSAGE_CONTENT) return data;
+    const readable = (message: Record<string, unknown>) =>
+      !message.guild_id ||
+      (message.author as { id?: string } | undefined)?.id === botId ||
+      ((message.mentions as { id: string }[] | undefined) ?? []).some((user) => user.id === botId);
+    const strip = (message: Record<string, unknown>, guildId: unknown) => {
+      if (readable({ ...message, guild_id: guildId })) return message;
+      const { poll: _poll, ...rest } = message;
+      return { ...rest, content: '', embeds: [], attachments: [], components: [] };
+    };
+    const stripped = strip(data, data.guild_id);
+    const referenced = data.referenced_message as Record<string, unknown> | null | undefined;
+    return referenced ? { ...stripped, referenced_message: strip(referenced, data.guild_id) } : stripped;
+  }
+
+  function windowOf(channelId: string): number[] {
     const now = Date.now();
     const window = (windows.get(channelId) ?? []).filter((time) => time > now - limit.windowMs);
     windows.set(channelId, window);
-    if (window.length >= limit.limit) return ((window[0] as number) + limit.windowMs - now) / 1000;
+    return window;
+  }
+
+  /** Seconds until the channel's window has room again (0 when it has room now). */
+  function secondsUntilRoom(window: number[]): number {
+    if (window.length < limit.limit) return 0;
+    return ((window[window.length - limit.limit] as number) + limit.windowMs - Date.now()) / 1000;
+  }
+
+  /** X-RateLimit-* headers of a channel's message bucket after this request. */
+  function bucketHeaders(channelId: string): Record<string, string> {
+    const window = windowOf(channelId);
+    const remaining = Math.max(0, limit.limit - window.length);
+    // The real time until the window frees a slot (or, with room, until the oldest request leaves it).
+    const resetAfter =
+      remaining > 0 && window.length > 0
+        ? ((window[0] as number) + limit.windowMs - Date.now()) / 1000
+        : window.length === 0
+          ? limit.windowMs / 1000
+          : secondsUntilRoom(window);
+    return {
+      'x-ratelimit-limit': String(limit.limit),
+      'x-ratelimit-remaining': String(remaining),
+      'x-ratelimit-reset-after': seconds(resetAfter),
+      'x-ratelimit-reset': seconds((Date.now() + resetAfter * 1000) / 1000),
+      // Per route, not per channel: the top-level resource is not part of the bucket.
+      'x-ratelimit-bucket': bucketHash('POST/PATCH/DELETE /channels/{channel.id}/messages'),
+    };
+  }
+
+  /** A 429 for a channel's message route, when one applies now. */
+  function channelLimited(
+    channelId: string,
+  ): { status: 429; body: unknown; headers: Record<string, string> } | undefined {
+    const now = Date.now();
+    const injected = injections.findIndex(
+      (injection) => injection.scope !== 'global' && injection.channelId === channelId,
+    );
+    if (injected >= 0) {
+      const [injection] = injections.splice(injected, 1) as [RateLimitInjection];
+      channelBlocks.set(channelId, {
+        until: now + injection.retryAfter * 1000,
+        scope: injection.scope as 'user' | 'shared',
+      });
+    }
+    const block = channelBlocks.get(channelId);
+    if (block && block.until > now) {
+      const retryAfter = (block.until - now) / 1000;
+      if (block.scope === 'shared') {
+        return {
+          status: 429,
+          body: {
+            message: 'The resource is being rate limited.',
+            retry_after: round(retryAfter),
+            global: false,
+          },
+          headers: {
+            ...bucketHeaders(channelId),
+            'retry-after': String(Math.ceil(retryAfter)),
+            'x-ratelimit-scope': 'shared',
+          },
+        };
+      }
+      return {
+        status: 429,
+        body: { message: 'You are being rate limited.', retry_after: round(retryAfter), global: false },
+        headers: {
+          ...bucketHeaders(channelId),
+          'x-ratelimit-remaining': '0',
+          'x-ratelimit-reset-after': seconds(retryAfter),
+          'x-ratelimit-reset': seconds(block.until / 1000),
+          'retry-after': String(Math.ceil(retryAfter)),
+          'x-ratelimit-scope': 'user',
+        },
+      };
+    }
+    const window = windowOf(channelId);
+    if (window.length >= limit.limit) {
+      const retryAfter = secondsUntilRoom(window);
+      return {
+        status: 429,
+        body: { message: 'You are being rate limited.', retry_after: round(retryAfter), global: false },
+        headers: {
+          ...bucketHeaders(channelId),
+          'retry-after': String(Math.ceil(retryAfter)),
+          'x-ratelimit-scope': 'user',
+        },
+      };
+    }
     window.push(now);
     return undefined;
+  }
+
+  /** A global 429, when one applies now (every route authorised by the bot token). */
+  function globallyLimited(): { status: 429; body: unknown; headers: Record<string, string> } | undefined {
+    const now = Date.now();
+    const injected = injections.findIndex((injection) => injection.scope === 'global');
+    if (injected >= 0) {
+      const [injection] = injections.splice(injected, 1) as [RateLimitInjection];
+      globalBlockedUntil = now + injection.retryAfter * 1000;
+    }
+    if (globalBlockedUntil <= now) return undefined;
+    const retryAfter = (globalBlockedUntil - now) / 1000;
+    return {
+      status: 429,
+      body: { message: 'You are being rate limited.', retry_after: round(retryAfter), global: true },
+      headers: {
+        'retry-after': String(Math.ceil(retryAfter)),
+        'x-ratelimit-global': 'true',
+        'x-ratelimit-scope': 'global',
+      },
+    };
   }
 
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
@@ -286,12 +594,20 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
     calls.push(call);
     const reply = (status: number, data?: unknown, headers: Record<string, string> = {}) => {
       call.status = status;
-      response.writeHead(status, {
-        ...(data === undefined ? {} : { 'content-type': 'application/json' }),
-        ...headers,
-      });
+      call.headers = { ...(data === undefined ? {} : { 'content-type': 'application/json' }), ...headers };
+      if (data !== undefined) call.response = data;
+      response.writeHead(status, call.headers);
       response.end(data === undefined ? undefined : JSON.stringify(data));
     };
+    // Interaction callbacks and webhook calls are authorised by the token in the path, not a header.
+    const tokenInPath = /^\/(?:interactions|webhooks)\//.test(path);
+    const authorization = request.headers.authorization ?? '';
+    const authorised =
+      authorization.startsWith('Bot ') &&
+      (options.token === undefined ||
+        tokenCheck === 'gateway' ||
+        authorization.slice('Bot '.length) === options.token);
+    if (!tokenInPath && !authorised) return reply(401, { message: '401: Unauthorized', code: 0 });
     if (path === '/gateway/bot') {
       return reply(200, {
         url: `ws://127.0.0.1:${port}/gateway`,
@@ -300,10 +616,11 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
       });
     }
     if (path === '/gateway') return reply(200, { url: `ws://127.0.0.1:${port}/gateway` });
-    // Interaction callbacks and webhook calls are authorised by the token in the path, not a header.
-    const tokenInPath = /^\/(?:interactions|webhooks)\//.test(path);
-    if (!tokenInPath && !(request.headers.authorization ?? '').startsWith('Bot '))
-      return reply(401, { message: '401: Unauthorized', code: 0 });
+    // Interaction endpoints are not bound to the global rate limit (rate-limits.md).
+    if (!tokenInPath) {
+      const global = globallyLimited();
+      if (global) return reply(global.status, global.body, global.headers);
+    }
 
     const channelRoute = /^\/channels\/(\d+)(\/.*)?$/.exec(path);
     if (channelRoute) {
@@ -313,20 +630,11 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
       if (rest === '/typing' && call.method === 'POST') return reply(204);
       if (forbidden.has(channelId) || (channel.parent_id && forbidden.has(channel.parent_id)))
         return reply(403, { message: 'Missing Permissions', code: 50013 });
-      const retryAfter = rest.startsWith('/messages') ? limited(channelId) : undefined;
-      const headers = rateHeaders(channelId);
-      if (retryAfter !== undefined) {
-        return reply(
-          429,
-          { message: 'You are being rate limited.', retry_after: retryAfter, global: false },
-          {
-            ...headers,
-            'retry-after': String(Math.ceil(retryAfter)),
-            'x-ratelimit-remaining': '0',
-            'x-ratelimit-scope': 'user',
-          },
-        );
+      if (rest.startsWith('/messages')) {
+        const limited = channelLimited(channelId);
+        if (limited) return reply(limited.status, limited.body, limited.headers);
       }
+      const headers = bucketHeaders(channelId);
       if (rest === '/messages' && call.method === 'POST') {
         const input = body as {
           content?: string;
@@ -349,7 +657,7 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
           ...(input.message_reference ? { message_reference: input.message_reference } : {}),
         };
         messages.push(message);
-        return reply(200, messagePayload(message, channel.guild_id), headers);
+        return reply(200, messagePayload(message), headers);
       }
       const edit = /^\/messages\/(\d+)$/.exec(rest);
       if (edit && call.method === 'PATCH') {
@@ -363,7 +671,7 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
         if (input.embeds) message.embeds = input.embeds;
         if (input.components) message.components = input.components;
         message.edits++;
-        return reply(200, messagePayload(message, channel.guild_id), headers);
+        return reply(200, messagePayload(message), headers);
       }
       if (edit && call.method === 'DELETE') {
         const message = messages.find((candidate) => candidate.id === edit[1]);
@@ -394,7 +702,8 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
           parent_id: channelId,
         });
         const session = sessionFor(channel.guild_id);
-        if (session) send(session, 'THREAD_CREATE', { ...created, newly_created: true });
+        if (session && session.intents & intentBits.GUILDS)
+          send(session, 'THREAD_CREATE', { ...created, newly_created: true });
         return reply(201, created, headers);
       }
     }
@@ -456,7 +765,7 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
         };
         messages.push(message);
         interactionReplies.push({ token, kind: 'followup', messageId: message.id, body: input });
-        return reply(200, messagePayload(message, known.guildId));
+        return reply(200, messagePayload(message));
       }
       const target = webhook[3] === '@original' ? own[0] : own.find((message) => message.id === webhook[3]);
       if (!target) return reply(404, { message: 'Unknown Message', code: 10008 });
@@ -476,22 +785,11 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
           messageId: target.id,
           body: input,
         });
-        return reply(200, messagePayload(target, known.guildId));
+        return reply(200, messagePayload(target));
       }
-      return reply(200, messagePayload(target, known.guildId));
+      return reply(200, messagePayload(target));
     }
-    return reply(404, { message: `Unknown route ${call.method} ${path}`, code: 0 });
-  }
-
-  function rateHeaders(channelId: string): Record<string, string> {
-    const used = windows.get(channelId)?.length ?? 0;
-    return {
-      'x-ratelimit-limit': String(limit.limit),
-      'x-ratelimit-remaining': String(Math.max(0, limit.limit - used)),
-      'x-ratelimit-reset-after': String(limit.windowMs / 1000),
-      'x-ratelimit-reset': String((Date.now() + limit.windowMs) / 1000),
-      'x-ratelimit-bucket': `channel-${channelId}`,
-    };
+    return reply(404, { message: `Unknown Route ${call.method} ${path}`, code: 0 });
   }
 
   function threadPayload(id: string, name: string, parentId: string, guildId: string, ownerId: string) {
@@ -515,12 +813,20 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
     };
   }
 
-  function messagePayload(message: DiscordMessage, guildId?: string) {
+  /** A user object as Discord sends it in `author` and `mentions`. */
+  function userObject(user: { id: string; username: string; bot?: boolean }) {
+    return { discriminator: '0', global_name: null, avatar: null, ...user };
+  }
+
+  /** A message object (REST shape): the docs' example message with this message's values. */
+  function messagePayload(message: DiscordMessage): Record<string, unknown> {
+    // A new message has no reactions yet; the example's one is dropped.
+    const { reactions: _reactions, ...example } = exampleMessage;
     return {
+      ...example,
       id: message.id,
       channel_id: message.channel_id,
-      ...(guildId ? { guild_id: guildId } : {}),
-      author: message.author,
+      author: userObject(message.author),
       content: message.content,
       timestamp: new Date().toISOString(),
       edited_timestamp: message.edits ? new Date().toISOString() : null,
@@ -533,11 +839,62 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
       components: message.components ?? [],
       pinned: false,
       type: message.message_reference ? 19 : 0,
+      ...(message.interactionToken ? { application_id: applicationId, webhook_id: applicationId } : {}),
       ...(message.message_reference ? { message_reference: message.message_reference } : {}),
     };
   }
 
-  function deliver(input: Parameters<FakeDiscord['sendMessage']>[0], id = nextId()): DiscordMessage {
+  /** The MESSAGE_CREATE `d`: a message object plus the extra fields (message-create.md). */
+  function messageCreatePayload(input: FakeMessageInput, message: DiscordMessage): Record<string, unknown> {
+    const referenced = input.message_reference
+      ? messages.find((candidate) => candidate.id === input.message_reference?.message_id)
+      : undefined;
+    const mentions = [...(input.mentions ?? [])];
+    // A reply pings the author of the message it replies to (unless turned off): they are mentioned.
+    if (referenced && input.replyPing !== false && !mentions.some((user) => user.id === referenced.author.id))
+      mentions.push(referenced.author);
+    return {
+      ...messagePayload(message),
+      ...(input.guild_id ? { guild_id: input.guild_id } : {}),
+      type: input.type ?? (input.message_reference ? 19 : 0),
+      // Discord sends the channel's type with each message (discord.js needs it for DMs).
+      channel_type: channels.get(input.channel_id)?.type ?? 0,
+      mentions: mentions.map(userObject),
+      embeds: input.embeds ?? [],
+      attachments: (input.attachments ?? []).map((attachment) => ({
+        size: 1024,
+        url: `https://cdn.invalid/${attachment.filename}`,
+        proxy_url: `https://cdn.invalid/${attachment.filename}`,
+        ...attachment,
+      })),
+      ...(input.sticker_items ? { sticker_items: input.sticker_items } : {}),
+      ...(input.message_reference
+        ? {
+            message_reference: {
+              type: 0,
+              message_id: input.message_reference.message_id,
+              channel_id: input.channel_id,
+              ...(input.guild_id ? { guild_id: input.guild_id } : {}),
+            },
+          }
+        : {}),
+      ...(referenced ? { referenced_message: messagePayload(referenced) } : {}),
+      // On MESSAGE_CREATE the member object carries no `user` (message-create.md, excerpt 3).
+      ...(input.guild_id
+        ? {
+            member: {
+              roles: input.roles ?? [],
+              joined_at: new Date().toISOString(),
+              deaf: false,
+              mute: false,
+              flags: 0,
+            },
+          }
+        : {}),
+    };
+  }
+
+  function deliver(input: FakeMessageInput, id = nextId()): DiscordMessage {
     // A DM channel the fake has not seen yet comes into being with the first message.
     if (!input.guild_id && !channels.has(input.channel_id))
       channels.set(input.channel_id, { id: input.channel_id, type: 1 });
@@ -549,39 +906,11 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
       edits: 0,
       ...(input.message_reference ? { message_reference: input.message_reference } : {}),
     };
+    const data = messageCreatePayload(input, message);
     messages.push(message);
-    const referenced = input.message_reference
-      ? messages.find((candidate) => candidate.id === input.message_reference?.message_id)
-      : undefined;
     const session = sessionFor(input.guild_id);
-    if (session) {
-      send(session, 'MESSAGE_CREATE', {
-        ...messagePayload(message, input.guild_id),
-        type: input.type ?? (input.message_reference ? 19 : 0),
-        // Discord sends the channel's type with each message (discord.js needs it for DMs).
-        channel_type: channels.get(input.channel_id)?.type ?? 0,
-        mentions: input.mentions ?? [],
-        attachments: (input.attachments ?? []).map((attachment) => ({
-          size: 1024,
-          url: `https://cdn.invalid/${attachment.filename}`,
-          proxy_url: `https://cdn.invalid/${attachment.filename}`,
-          ...attachment,
-        })),
-        sticker_items: input.sticker_items ?? [],
-        ...(referenced ? { referenced_message: messagePayload(referenced, input.guild_id) } : {}),
-        ...(input.guild_id
-          ? {
-              member: {
-                roles: input.roles ?? [],
-                joined_at: new Date().toISOString(),
-                deaf: false,
-                mute: false,
-                flags: 0,
-              },
-            }
-          : {}),
-      });
-    }
+    const intent = input.guild_id ? intentBits.GUILD_MESSAGES : intentBits.DIRECT_MESSAGES;
+    if (session && session.intents & intent) send(session, 'MESSAGE_CREATE', visibleTo(session, data));
     return message;
   }
 
@@ -605,11 +934,22 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
 
   return {
     api: `http://127.0.0.1:${port}/api`,
+    gateway: `ws://127.0.0.1:${port}/gateway`,
     calls,
     messages,
     channels,
     sendMessage(input) {
       return deliver(input);
+    },
+    messageCreatePayload(input) {
+      return messageCreatePayload(input, {
+        id: nextId(),
+        channel_id: input.channel_id,
+        content: input.content,
+        author: input.author,
+        edits: 0,
+        ...(input.message_reference ? { message_reference: input.message_reference } : {}),
+      });
     },
     dispatch(type, data, guildId) {
       const session = sessionFor(guildId);
@@ -629,7 +969,8 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
         parent_id: input.forumId,
       });
       const session = sessionFor(input.guild_id);
-      if (session) send(session, 'THREAD_CREATE', { ...created, newly_created: true });
+      if (session && session.intents & intentBits.GUILDS)
+        send(session, 'THREAD_CREATE', { ...created, newly_created: true });
       return deliver({ ...input, channel_id: id }, id);
     },
     sendInteraction(input) {
@@ -641,13 +982,24 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
         acknowledged: false,
       });
       const channel = channels.get(input.channel_id);
-      const user = { ...input.user, discriminator: '0', global_name: null, avatar: null };
-      send(sessionFor(input.guild_id) as Session, 'INTERACTION_CREATE', {
+      const user = userObject(input.user);
+      // The docs' slash-command example, with this interaction's values.
+      const {
+        data: _data,
+        member: exampleMember,
+        guild_id: _guild,
+        guild_locale: _locale,
+        ...example
+      } = exampleInteraction;
+      const session = sessionFor(input.guild_id);
+      if (!session) return { id, token };
+      send(session, 'INTERACTION_CREATE', {
+        ...example,
         id,
         application_id: applicationId,
         type: input.type,
         ...(input.data ? { data: input.data } : {}),
-        ...(input.guild_id ? { guild_id: input.guild_id } : {}),
+        ...(input.guild_id ? { guild_id: input.guild_id, guild_locale: 'en-US' } : {}),
         channel_id: input.channel_id,
         channel: {
           id: input.channel_id,
@@ -657,25 +1009,24 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
         ...(input.guild_id
           ? {
               member: {
+                ...exampleMember,
                 user,
                 roles: input.roles ?? [],
                 permissions: '1071698660928',
                 joined_at: new Date().toISOString(),
-                deaf: false,
-                mute: false,
                 flags: 0,
               },
             }
           : { user }),
-        ...(input.message ? { message: messagePayload(input.message, input.guild_id) } : {}),
+        ...(input.message ? { message: messagePayload(input.message) } : {}),
         token,
         version: 1,
         app_permissions: '1071698660928',
         locale: 'en-US',
-        guild_locale: 'en-US',
         entitlements: [],
-        authorizing_integration_owners: {},
+        authorizing_integration_owners: input.guild_id ? { '0': input.guild_id } : { '0': '0' },
         context: input.guild_id ? 0 : 1,
+        attachment_size_limit: 10_485_760,
       });
       return { id, token };
     },
@@ -686,8 +1037,42 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
     dropConnections() {
       for (const session of sessions) session.socket?.terminate();
     },
+    closeConnections(code, reason) {
+      for (const socket of liveSockets()) closeWith(socket, code, reason);
+    },
+    invalidateSessions(resumable) {
+      for (const session of sessions) {
+        if (!session.socket) continue;
+        if (!resumable) session.invalid = true;
+        sendFrame(session.socket, session.id, JSON.stringify({ op: 9, d: resumable, s: null, t: null }));
+      }
+    },
+    requestReconnect() {
+      for (const session of sessions)
+        if (session.socket)
+          sendFrame(session.socket, session.id, JSON.stringify({ op: 7, d: null, s: null, t: null }));
+    },
+    requestHeartbeat() {
+      for (const socket of liveSockets())
+        sendFrame(socket, undefined, JSON.stringify({ op: 1, d: null, s: null, t: null }));
+    },
+    sendRaw(frame) {
+      for (const socket of liveSockets()) sendFrame(socket, undefined, frame);
+    },
+    rateLimit(injection) {
+      if (injection.scope !== 'global' && !injection.channelId)
+        throw new Error(`a ${injection.scope} rate limit needs a channelId`);
+      injections.push(injection);
+    },
+    setPrivilegedIntents(intents) {
+      privileged = privilegedMask(intents);
+    },
+    frames,
+    closeCodes,
+    identifyPayloads,
     identifies: () => identifyCount,
     resumes: () => resumeCount,
+    heartbeats: () => heartbeatCount,
     async close() {
       for (const client of wss.clients) client.terminate();
       wss.close();
@@ -698,9 +1083,38 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
   };
 }
 
+/** Discord's epoch (2015-01-01T00:00:00Z): snowflakes count milliseconds from it. */
+const discordEpoch = 1_420_070_400_000n;
+let increment = 0n;
+
+/**
+ * A snowflake as Discord builds it: milliseconds since its epoch << 22, then a 12-bit increment.
+ * Shared by every fake in the process, so ids never repeat between tests that share a store.
+ */
+function snowflake(): string {
+  increment = (increment + 1n) & 0xfffn;
+  if (increment === 0n) lastMs++;
+  lastMs = BigInt(Math.max(Number(lastMs), Date.now()));
+  return String(((lastMs - discordEpoch) << 22n) | increment);
+}
+let lastMs = 0n;
+
 /** Discord's shard formula: (guild_id >> 22) % shard_count. */
 export function shardOf(guildId: string, shardCount: number): number {
   return Number((BigInt(guildId) >> 22n) % BigInt(shardCount));
+}
+
+/** An opaque bucket id for a route, as Discord's X-RateLimit-Bucket. */
+function bucketHash(route: string): string {
+  return createHash('sha1').update(route).digest('hex').slice(0, 32);
+}
+
+function round(value: number): number {
+  return Math.max(0, Math.round(value * 1000) / 1000);
+}
+
+function seconds(value: number): string {
+  return round(value).toFixed(3);
 }
 
 function readBody(request: IncomingMessage): Promise<string> {

@@ -74,3 +74,56 @@ describe('the fake Discord, through the real discord.js client', () => {
     expect(received.filter((message) => message.content === 'sent while disconnected')).toHaveLength(1);
   });
 });
+
+describe('the fake Discord refuses what Discord refuses, through the real discord.js client', () => {
+  const intents = [
+    GatewayIntentBits.Guilds,
+    GatewayIntentBits.GuildMessages,
+    GatewayIntentBits.MessageContent,
+    GatewayIntentBits.DirectMessages,
+  ];
+
+  it('a privileged intent not enabled for the app: close 4014, and login rejects', async () => {
+    const fake = await startFakeDiscord({ privilegedIntents: [] });
+    const client = new Client({ intents, rest: { api: fake.api } });
+    try {
+      await expect(client.login('test-token')).rejects.toThrow(/disallowed intents/i);
+      expect(fake.closeCodes).toEqual([4014]);
+      expect(fake.identifies()).toBe(0);
+    } finally {
+      await client.destroy();
+      await fake.close();
+    }
+  });
+
+  it('a wrong token: 401 from REST, or 4004 at the gateway', async () => {
+    const fake = await startFakeDiscord({ token: 'right-token' });
+    const gatewayOnly = await startFakeDiscord({ token: 'right-token', tokenCheck: 'gateway' });
+    const clients = [fake, gatewayOnly].map((server) => new Client({ intents, rest: { api: server.api } }));
+    try {
+      await expect(clients[0]?.login('wrong-token')).rejects.toThrow(/invalid token/i);
+      await expect(clients[1]?.login('wrong-token')).rejects.toThrow(/authentication failed/i);
+      expect(gatewayOnly.closeCodes).toEqual([4004]);
+    } finally {
+      await Promise.all(clients.map((client) => client.destroy()));
+      await Promise.all([fake.close(), gatewayOnly.close()]);
+    }
+  });
+
+  it('INVALID_SESSION d=false makes discord.js identify again; d=true resume', async () => {
+    const fake = await startFakeDiscord();
+    const client = new Client({ intents, rest: { api: fake.api } });
+    try {
+      const ready = new Promise((resolve) => client.once(Events.ClientReady, resolve));
+      await client.login('test-token');
+      await ready;
+      fake.invalidateSessions(true);
+      await expect.poll(() => fake.resumes(), { timeout: 10_000 }).toBe(1);
+      fake.invalidateSessions(false);
+      await expect.poll(() => fake.identifies(), { timeout: 15_000 }).toBe(2);
+    } finally {
+      await client.destroy();
+      await fake.close();
+    }
+  }, 30_000);
+});
