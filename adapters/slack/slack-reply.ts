@@ -3,7 +3,7 @@ import type { LoggerLike } from '../../src/observability/logger-like.ts';
 import type { Clock } from '../../src/reply/clock.ts';
 import type { ReplyEngine } from '../../src/reply/progressive-reply.ts';
 import { RateLimitedError } from '../../src/reply/transport.ts';
-import { type SlackTarget, toTransportError } from './slack-transport.ts';
+import { type SlackTarget, slackErrorCode, toTransportError } from './slack-transport.ts';
 
 /** A reply in a Slack thread, whichever way it streams. */
 export interface SlackReply {
@@ -26,7 +26,11 @@ export interface OpenSlackReplyOptions {
   logger?: LoggerLike;
   /** Least time between two appends to a native stream. @defaultValue 1_000 */
   appendIntervalMs?: number;
-  /** Called once when native streaming fails and the reply falls back to post-then-update. */
+  /**
+   * Called once when native streaming fails and the reply falls back to post-then-update, with
+   * Slack's error code (`unknown_method`, `message_not_in_streaming_state`…) when Slack gave one,
+   * else the error's message.
+   */
   onFallback?: (reason: string) => void;
 }
 
@@ -41,6 +45,11 @@ export function openSlackReply(options: OpenSlackReplyOptions): SlackReply {
   return new NativeReply(options);
 }
 
+/**
+ * A post-then-update reply. When Slack refuses edits for good mid-answer (`edit_window_closed`,
+ * `cant_update_message`, `message_not_found`, `msg_too_long`), the engine holds the reply until the
+ * answer is complete, then posts the whole final text afresh and deletes the stale message.
+ */
 function engineReply(options: OpenSlackReplyOptions, initial = ''): SlackReply {
   const reply = options.engine.open(options.target);
   if (initial) reply.append(initial);
@@ -151,18 +160,20 @@ class NativeReply implements SlackReply {
 
   #fallBack(error: unknown): void {
     if (this.#fallback) return;
-    const reason = (error as Error).message ?? String(error);
+    const reason = slackErrorCode(error) ?? (error as Error).message ?? String(error);
     this.#options.logger?.warn(
-      { err: error, channel: this.#options.target.channel },
+      { err: error, channel: this.#options.target.channel, code: reason },
       'native streaming failed; falling back to updates',
     );
     this.#options.onFallback?.(reason);
-    // The partial stream message goes, the whole text so far is re-shown by the engine.
-    const ts = this.#ts;
-    void ts
-      ?.then((value) =>
-        this.#options.client.chat.delete({ channel: this.#options.target.channel, ts: value }),
-      )
+    // The partial stream message goes (stopped first: Slack refuses to touch a message that is
+    // still streaming); the whole text so far is re-shown by the engine.
+    const { client, target } = this.#options;
+    void this.#ts
+      ?.then(async (ts) => {
+        await client.chat.stopStream({ channel: target.channel, ts }).catch(() => undefined);
+        await client.chat.delete({ channel: target.channel, ts });
+      })
       .catch(() => undefined);
     this.#fallback = engineReply(this.#options, this.#text);
   }

@@ -15,11 +15,16 @@ export interface SlackTarget {
   threadTs: string;
 }
 
-/** Errors that will not go away by retrying. */
+/**
+ * Errors that will not go away by retrying the same call. For chat.update these send the reply
+ * engine straight to its last resort (the final text as a fresh message) instead of four retries.
+ * @see https://docs.slack.dev/reference/methods/chat.update#errors
+ */
 const permanentErrors = new Set([
   'not_in_channel',
   'channel_not_found',
   'is_archived',
+  'is_inactive',
   'invalid_auth',
   'not_authed',
   'token_revoked',
@@ -27,19 +32,47 @@ const permanentErrors = new Set([
   'account_inactive',
   'missing_scope',
   'no_permission',
+  'not_allowed_token_type',
+  'team_access_not_granted',
   'restricted_action',
+  'ekm_access_denied',
   'msg_too_long',
   'message_not_found',
   'cant_update_message',
+  'edit_window_closed',
+  'streaming_state_conflict',
+  'invalid_arguments',
+  'invalid_blocks',
+  'no_text',
 ]);
 
-/** Turns a Web API failure into the reply engine's errors, keeping Slack's error code. */
-export function toTransportError(error: unknown): Error {
+/**
+ * Turns a Web API failure into the reply engine's errors, keeping Slack's error code. Both ways Slack
+ * says "slow down" — HTTP 429 with Retry-After, and a 200 `{ok: false, error: "ratelimited"}` body
+ * (Retry-After when present, else 1 s) — become a {@link RateLimitedError} that blocks only
+ * `scopeKeys`: the budget scope of the call that was refused (one channel's posts, one workspace's
+ * updates), never every reply.
+ * @see https://docs.slack.dev/apis/web-api/rate-limits
+ */
+export function toTransportError(error: unknown, scopeKeys?: readonly string[]): Error {
   const code = (error as { code?: string }).code;
+  const scope = scopeKeys ? { scopeKeys } : {};
   if (code === ErrorCode.RateLimitedError) {
-    return new RateLimitedError(((error as { retryAfter?: number }).retryAfter ?? 1) * 1000);
+    return new RateLimitedError(((error as { retryAfter?: number }).retryAfter ?? 1) * 1000, undefined, {
+      ...scope,
+      cause: error,
+    });
   }
   const slackError = slackErrorCode(error);
+  if (slackError === 'ratelimited' || slackError === 'rate_limited') {
+    const retryAfter = (error as { data?: { response_metadata?: { retryAfter?: number } } }).data
+      ?.response_metadata?.retryAfter;
+    return new RateLimitedError((retryAfter ?? 1) * 1000, undefined, { ...scope, cause: error });
+  }
+  // A 429 without a usable Retry-After reaches us as a plain Error from the client.
+  if (!slackError && /rate limit|Retry header/i.test((error as Error).message ?? '')) {
+    return new RateLimitedError(1_000, undefined, { ...scope, cause: error });
+  }
   return new TransportError(`Slack: ${slackError ?? (error as Error).message}`, {
     retryable: !slackError || !permanentErrors.has(slackError),
     cause: error,
@@ -96,7 +129,7 @@ export class SlackReplyTransport implements ReplyTransport<SlackTarget> {
       });
       return String(result.ts);
     } catch (error) {
-      throw toTransportError(error);
+      throw toTransportError(error, this.#keys(target, 'post'));
     }
   }
 
@@ -104,7 +137,7 @@ export class SlackReplyTransport implements ReplyTransport<SlackTarget> {
     try {
       await this.#client.chat.update({ channel: target.channel, ts: messageId, text });
     } catch (error) {
-      throw toTransportError(error);
+      throw toTransportError(error, this.#keys(target, 'edit'));
     }
   }
 
@@ -112,7 +145,11 @@ export class SlackReplyTransport implements ReplyTransport<SlackTarget> {
     try {
       await this.#client.chat.delete({ channel: target.channel, ts: messageId });
     } catch (error) {
-      throw toTransportError(error);
+      throw toTransportError(error, this.#keys(target, 'edit'));
     }
+  }
+
+  #keys(target: SlackTarget, operation: ReplyOperation): string[] {
+    return this.scopes(target, operation).map((scope) => scope.key);
   }
 }

@@ -12,11 +12,21 @@ import { toSlackMrkdwn } from '../../src/reply/markdown.ts';
 import { splitMessage } from '../../src/reply/split.ts';
 import { type FakeOpenAI, startFakeOpenAI } from '../fakes/openai-server.ts';
 import {
+  deliverEventsApiRequest,
   type FakeSlack,
   type SlackMessage,
   signSlackRequest,
   startFakeSlack,
 } from '../fakes/slack-server.ts';
+import {
+  botMention,
+  botMessage,
+  eventFromSample,
+  mention,
+  nextTs,
+  threadBroadcast,
+  threadMessage,
+} from '../support/slack-payloads.ts';
 
 const signingSecret = 'test-signing-secret';
 const workDir = mkdtempSync(path.join(tmpdir(), 'slack-it-'));
@@ -64,58 +74,6 @@ async function startSlack(fakeSlack: FakeSlack, env: Record<string, string> = {}
   const server = await slack.start();
   const url = server ? `http://127.0.0.1:${(server.address() as AddressInfo).port}/slack/events` : '';
   return { slack, url };
-}
-
-let eventCounter = 0;
-let tsCounter = 0;
-const nextTs = () => `1700000${String(++tsCounter).padStart(3, '0')}.000100`;
-
-function mention(
-  text: string,
-  options: { channel?: string; user?: string; threadTs?: string; ts?: string } = {},
-) {
-  const ts = options.ts ?? nextTs();
-  return {
-    token: 'legacy',
-    team_id: 'T0001',
-    api_app_id: 'A0001',
-    type: 'event_callback',
-    event_id: `Ev${++eventCounter}`,
-    event_time: Math.floor(Date.now() / 1000),
-    event: {
-      type: 'app_mention',
-      user: options.user ?? 'U0CUSTOMER',
-      text: `<@${botUser}> ${text}`,
-      ts,
-      channel: options.channel ?? 'C0GENERAL',
-      event_ts: ts,
-      ...(options.threadTs ? { thread_ts: options.threadTs } : {}),
-    },
-  };
-}
-
-function threadMessage(
-  text: string,
-  options: { channel?: string; user?: string; threadTs: string; files?: boolean },
-) {
-  const ts = nextTs();
-  return {
-    team_id: 'T0001',
-    api_app_id: 'A0001',
-    type: 'event_callback',
-    event_id: `Ev${++eventCounter}`,
-    event_time: Math.floor(Date.now() / 1000),
-    event: {
-      type: 'message',
-      channel_type: 'channel',
-      user: options.user ?? 'U0CUSTOMER',
-      text,
-      ts,
-      channel: options.channel ?? 'C0GENERAL',
-      thread_ts: options.threadTs,
-      ...(options.files ? { files: [{ id: 'F1', name: 'photo.png' }], subtype: 'file_share' } : {}),
-    },
-  };
 }
 
 async function deliver(url: string, body: unknown, headers: Record<string, string> = {}, raw?: string) {
@@ -206,6 +164,20 @@ describe('Slack over the Events API (HTTP), real Bolt against the fake Web API',
     expect(botMessages(fake, 'C0GENERAL', event.event.ts)).toHaveLength(2);
   });
 
+  it('is answered once when Slack retries a request it thinks timed out (X-Slack-Retry-Num 1, 2)', async () => {
+    const event = mention('Do you ship to Portugal?');
+    // Slack stops waiting after 1 ms here and sends the event again, as it does after 3 s.
+    const attempts = await deliverEventsApiRequest(url, event, {
+      signingSecret,
+      ackTimeoutMs: 1,
+      retries: 2,
+    });
+    expect(attempts.map((attempt) => attempt.retryNum)).toEqual([0, 1, 2]);
+    await until(() => sourcesMessage(botMessages(fake, 'C0GENERAL', event.event.ts)));
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(botMessages(fake, 'C0GENERAL', event.event.ts)).toHaveLength(2);
+  });
+
   it('rejects a forged signature and a stale timestamp with 401, and answers neither', async () => {
     const forged = mention('forged question');
     const body = JSON.stringify(forged);
@@ -252,6 +224,47 @@ describe('Slack over the Events API (HTTP), real Bolt against the fake Web API',
     await until(() =>
       botMessages(fake, 'C0GENERAL', threadTs).find((message) => /expire/i.test(message.text)),
     );
+  });
+
+  it("ignores mentions written by bots: another app's bot (bot_id, bot_profile, no subtype), a bot_message, itself", async () => {
+    const otherBot = botMention('How do refunds work for bots?');
+    const integration = botMessage('<@U0BOT> How do refunds work for integrations?', {
+      channel: 'C0GENERAL',
+    });
+    const itself = mention('How do refunds work for me?', { user: botUser });
+    for (const event of [otherBot, integration, itself]) expect((await deliver(url, event)).status).toBe(200);
+    // A person's mention sent after them is answered; by then the bot-written ones would have been.
+    const person = mention('How do refunds work for people?');
+    await deliver(url, person);
+    await until(() => sourcesMessage(botMessages(fake, 'C0GENERAL', person.event.ts)));
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    for (const event of [otherBot, integration, itself])
+      expect(botMessages(fake, 'C0GENERAL', event.event.ts)).toEqual([]);
+  });
+
+  it('answers a follow-up sent "also to channel" (thread_broadcast) in its thread; a staff broadcast takes the thread over', async () => {
+    const first = mention('Do you offer gift wrapping?');
+    await deliver(url, first);
+    const threadTs = first.event.ts;
+    await until(() => sourcesMessage(botMessages(fake, 'C0GENERAL', threadTs)));
+    const broadcast = threadBroadcast('And do you ship gift cards to Canada?', { threadTs });
+    expect(broadcast.event).toMatchObject({ subtype: 'thread_broadcast', thread_ts: threadTs });
+    await deliver(url, broadcast);
+    await until(
+      () => botMessages(fake, 'C0GENERAL', threadTs).filter((message) => message.blocks).length === 2,
+      15_000,
+    );
+    // Answered in the thread, never at the channel's top level.
+    expect(botMessages(fake, 'C0GENERAL', threadTs).every((message) => message.threadTs === threadTs)).toBe(
+      true,
+    );
+
+    await deliver(url, threadBroadcast('I will take this one from here.', { threadTs, user: staffUser }));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const before = botMessages(fake, 'C0GENERAL', threadTs).length;
+    await deliver(url, threadBroadcast('Can you gift wrap two items together?', { threadTs }));
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(botMessages(fake, 'C0GENERAL', threadTs)).toHaveLength(before);
   });
 
   it('announces an agent hand-off in the staff channel with a link', async () => {
@@ -334,10 +347,7 @@ describe('Slack over the Events API (HTTP), real Bolt against the fake Web API',
   });
 
   it('ignores unknown event types and bot messages, and rejects malformed bodies', async () => {
-    const unknown = {
-      ...mention('x'),
-      event: { type: 'reaction_added', user: 'U1', reaction: 'tada', item: {} },
-    };
+    const unknown = eventFromSample('ReactionAddedPayload', { user: 'U1' });
     expect((await deliver(url, unknown)).status).toBe(200);
     const fromBot = threadMessage('I am a bot', { threadTs: nextTs() });
     (fromBot.event as Record<string, unknown>).bot_id = 'B0OTHER';
