@@ -1,46 +1,55 @@
 import type { AddressInfo } from 'node:net';
-import type { DiscordBot } from '../adapters/discord/discord-bot.ts';
 import { createHttpAdapter } from '../adapters/http/server.ts';
-import type { SlackBot } from '../adapters/slack/slack-bot.ts';
 import { createSupportBot, type SupportBot } from './app.ts';
 import { loadConfig } from './config/load.ts';
 import { toSupportBotError } from './errors.ts';
 import { FeedbackStore } from './feedback/feedback-store.ts';
 import { syncKnowledgeSource } from './knowledge/sync-source.ts';
+import { PlatformSupervisor, type SupervisedPlatform } from './lifecycle/platform-supervisor.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
+
+/** How long shutdown may take before the process exits anyway (Chroma is killed either way). */
+const shutdownGraceMs = 10_000;
 
 /**
  * Starts the bot: the core from configuration, the knowledge base brought up to date, then the
- * HTTP API and web chat, Slack and Discord where configured. Under discord.js's ShardingManager
- * (`npm run start:shards`) a process runs its Discord shards only: the manager has synced the
- * knowledge base and serves nothing else. One handler per process for errors and signals.
+ * HTTP API and web chat, and Slack and Discord where configured, each under its own supervisor:
+ * a platform that cannot connect (bad token, an intent not enabled, the network) is reported in
+ * one warn line and in /healthz, retried where that can help, and never stops the rest. Under
+ * discord.js's ShardingManager (`npm run start:shards`) a process runs its Discord shards only.
+ * One handler per process for errors and signals.
  */
 async function main(): Promise<void> {
   let logger: Logger | undefined;
+  let bot: SupportBot | undefined;
   try {
     const config = loadConfig();
     logger = createLogger({ level: config.log.level });
-    const bot = await createSupportBot({ config, logger });
-    if (process.env.SHARDING_MANAGER) return await runShard(bot, logger);
+    const log = logger;
+    bot = await createSupportBot({ config, logger });
+    const core = bot;
+    keepRunningOnStrayRejections(log, core);
+    if (process.env.SHARDING_MANAGER) return await runShard(core, log);
     const server = createHttpAdapter({
-      agent: bot.agent,
-      metrics: bot.metrics,
+      agent: core.agent,
+      metrics: core.metrics,
       logger,
       maxBodyBytes: config.http.maxBodyBytes,
-      health: () => bot.health(),
+      health: () => core.health(),
     });
 
-    let slack: SlackBot | undefined;
-    let discord: DiscordBot | undefined;
+    const supervisors: PlatformSupervisor[] = [];
     let stopping = false;
     const shutdown = async (signal: NodeJS.Signals) => {
       if (stopping) return;
       stopping = true;
-      logger?.info({ signal }, 'shutting down');
+      log.info({ signal }, 'shutting down');
       server.close();
       server.closeAllConnections();
-      await Promise.allSettled([slack?.stop(), discord?.stop()]);
-      await bot.close();
+      await withDeadline(
+        Promise.allSettled(supervisors.map((supervisor) => supervisor.stop())).then(() => core.close()),
+        shutdownGraceMs,
+      );
       process.exit(signal === 'SIGINT' ? 130 : 143);
     };
     process.once('SIGINT', shutdown);
@@ -48,66 +57,111 @@ async function main(): Promise<void> {
 
     const started = performance.now();
     const report = await syncKnowledgeSource({
-      knowledgeBase: bot.knowledgeBase,
+      knowledgeBase: core.knowledgeBase,
       source: config.knowledge.source,
       chunkTokens: config.knowledge.chunkTokens,
       batchSize: config.embeddings.batchSize,
       logger,
     });
-    const info = await (await bot.knowledgeBase.store()).info();
+    const info = await (await core.knowledgeBase.store()).info();
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(config.http.port, config.http.host, resolve);
     });
     const { port } = server.address() as AddressInfo;
-    // The platform SDKs are loaded only when configured: together they weigh ~35 MB of memory.
-    if (config.slack.botToken) {
-      const { createSlackBot } = await import('../adapters/slack/slack-bot.ts');
-      slack = createSlackBot({
-        config: config.slack,
-        agent: bot.agent,
-        store: bot.store,
-        feedback: new FeedbackStore({ store: bot.store }),
-        metrics: bot.metrics,
-        logger,
-      });
-      const slackServer = await slack.start();
-      const slackPort = slackServer ? (slackServer.address() as AddressInfo).port : undefined;
-      logger.info({ mode: config.slack.mode, port: slackPort }, 'slack connected');
+
+    for (const platform of await configuredPlatforms(core, log)) {
+      supervisors.push(
+        new PlatformSupervisor({ platform, health: core.components, logger: log, metrics: core.metrics }),
+      );
     }
-    if (config.discord.token) {
-      const { createDiscordBot } = await import('../adapters/discord/discord-bot.ts');
-      discord = createDiscordBot({
-        config: config.discord,
-        agent: bot.agent,
-        store: bot.store,
-        feedback: new FeedbackStore({ store: bot.store }),
-        metrics: bot.metrics,
-        logger,
-      });
-      await discord.start();
-    }
+    // Each resolves once its first attempt settles; none of them can fail the start-up.
+    await Promise.all(supervisors.map((supervisor) => supervisor.start()));
+
     const url = `http://${config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host}:${port}/`;
-    logger.info(
+    log.info(
       {
         url,
-        provider: bot.models.provider,
-        embedder: bot.knowledgeBase.embedder.id,
+        provider: core.models.provider,
+        embedder: core.knowledgeBase.embedder.id,
         collection: config.knowledge.collection,
         chunks: info.chunks,
         version: info.version,
         embedded: report?.added ?? 0,
+        platforms: Object.fromEntries(
+          Object.entries(core.components.snapshot()).map(([name, status]) => [name, status.state]),
+        ),
         startupMs: Math.round(performance.now() - started),
       },
       'ready',
     );
-    process.stderr.write(`\nSupport bot ready: open ${url} to chat (${bot.models.provider} answers).\n\n`);
+    process.stderr.write(`\nSupport bot ready: open ${url} to chat (${core.models.provider} answers).\n\n`);
   } catch (error) {
     const wrapped = toSupportBotError(error);
     if (logger) logger.fatal({ code: wrapped.code, err: wrapped }, wrapped.message);
     else process.stderr.write(`support-bot: ${wrapped.message}\n`);
+    // The embedded Chroma server goes with us, also on this path.
+    if (bot) await withDeadline(bot.close(), shutdownGraceMs);
     process.exit(1);
   }
+}
+
+/**
+ * The platforms that have tokens, built lazily: together the SDKs weigh ~35 MB of memory. An
+ * adapter that cannot even be built is reported down; the others still run.
+ */
+async function configuredPlatforms(bot: SupportBot, logger: Logger): Promise<SupervisedPlatform[]> {
+  const { config } = bot;
+  const platforms: SupervisedPlatform[] = [];
+  const feedback = new FeedbackStore({ store: bot.store });
+  const unbuildable = (name: string, error: unknown) => {
+    const wrapped = toSupportBotError(error);
+    bot.components.report(name, 'down', { code: wrapped.code, reason: wrapped.message });
+    logger.warn({ platform: name, err: wrapped }, `${name} is off: ${wrapped.message}`);
+  };
+  if (config.slack.botToken) {
+    try {
+      const { createSlackBot } = await import('../adapters/slack/slack-bot.ts');
+      const slack = createSlackBot({
+        config: config.slack,
+        agent: bot.agent,
+        store: bot.store,
+        feedback,
+        metrics: bot.metrics,
+        logger,
+        health: bot.components.reporter('slack'),
+      });
+      platforms.push({
+        name: 'slack',
+        async start() {
+          const server = await slack.start();
+          const port = server ? (server.address() as AddressInfo | null)?.port : undefined;
+          logger.info({ mode: config.slack.mode, port }, 'slack connected');
+        },
+        stop: () => slack.stop(),
+      });
+    } catch (error) {
+      unbuildable('slack', error);
+    }
+  }
+  if (config.discord.token) {
+    try {
+      const { createDiscordBot } = await import('../adapters/discord/discord-bot.ts');
+      const discord = createDiscordBot({
+        config: config.discord,
+        agent: bot.agent,
+        store: bot.store,
+        feedback,
+        metrics: bot.metrics,
+        logger,
+        health: bot.components.reporter('discord'),
+      });
+      platforms.push({ name: 'discord', start: () => discord.start(), stop: () => discord.stop() });
+    } catch (error) {
+      unbuildable('discord', error);
+    }
+  }
+  return platforms;
 }
 
 /** One process of a sharded Discord bot: its shards come from the manager's environment. */
@@ -120,18 +174,64 @@ async function runShard(bot: SupportBot, logger: Logger): Promise<void> {
     feedback: new FeedbackStore({ store: bot.store }),
     metrics: bot.metrics,
     logger,
+    health: bot.components.reporter('discord'),
+  });
+  const supervisor = new PlatformSupervisor({
+    platform: { name: 'discord', start: () => discord.start(), stop: () => discord.stop() },
+    health: bot.components,
+    logger,
+    metrics: bot.metrics,
   });
   const shutdown = async () => {
-    await discord.stop();
-    await bot.close();
+    await withDeadline(
+      supervisor.stop().then(() => bot.close()),
+      shutdownGraceMs,
+    );
     process.exit(0);
   };
   process.once('SIGINT', shutdown);
   process.once('SIGTERM', shutdown);
   // The manager kills its children when it exits; a lost IPC channel means it is gone.
   process.once('disconnect', shutdown);
-  await discord.start();
-  logger.info({ shards: discord.client.shard?.ids, of: discord.client.shard?.count }, 'shard ready');
+  await supervisor.start();
+  logger.info(
+    {
+      shards: discord.client.shard?.ids,
+      of: discord.client.shard?.count,
+      state: bot.components.get('discord'),
+    },
+    'shard started',
+  );
+}
+
+/**
+ * A promise rejected with nobody listening is a bug, but one that must not take every platform
+ * down with it: it is logged at error level and counted, and the process keeps serving. (Uncaught
+ * exceptions still end the process: its state can no longer be trusted.)
+ */
+function keepRunningOnStrayRejections(logger: Logger, bot: SupportBot): void {
+  process.on('unhandledRejection', (reason) => {
+    const wrapped = toSupportBotError(reason);
+    bot.metrics.platformErrors.inc({ platform: 'process', error: 'unhandled_rejection' });
+    logger.error({ err: wrapped, code: wrapped.code }, `unhandled rejection: ${wrapped.message}`);
+  });
+}
+
+function withDeadline(work: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    timer.unref();
+    work.then(
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+    );
+  });
 }
 
 await main();
