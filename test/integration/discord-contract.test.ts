@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { type FakeDiscord, type FakeGuild, startFakeDiscord } from '../fakes/discord-server.ts';
+import { askCommandData } from '../support/discord-helpers.ts';
 import { checkFields, discordSpec } from '../unit/discord/spec-tables.ts';
 
 /**
@@ -190,12 +191,7 @@ describe('the fake Discord gateway, frame by frame against the docs', () => {
   it('INTERACTION_CREATE: slash command and button, against the Interaction tables', async () => {
     const slash = fake.sendInteraction({
       type: 2,
-      data: {
-        id: '800000000000000001',
-        name: 'ask',
-        type: 1,
-        options: [{ name: 'question', type: 3, value: 'hi' }],
-      },
+      data: askCommandData('hi'),
       guild_id: guildId,
       channel_id: channelId,
       user: customer,

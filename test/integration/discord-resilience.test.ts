@@ -1,21 +1,26 @@
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { createDiscordBot } from '../../adapters/discord/discord-bot.ts';
 import { createSupportBot, type SupportBot } from '../../src/app.ts';
-import { loadConfig, projectRoot } from '../../src/config/load.ts';
+import { loadConfig } from '../../src/config/load.ts';
 import { FeedbackStore } from '../../src/feedback/feedback-store.ts';
-import { syncKnowledgeSource } from '../../src/knowledge/sync-source.ts';
 import { PlatformSupervisor } from '../../src/lifecycle/platform-supervisor.ts';
 import { HealthRegistry } from '../../src/observability/health.ts';
-import type { LoggerLike } from '../../src/observability/logger-like.ts';
 import {
   type DiscordMessage,
   type FakeDiscord,
   type FakeGuild,
   startFakeDiscord,
 } from '../fakes/discord-server.ts';
+import {
+  askCommandData,
+  botMessagesIn as botMessagesOf,
+  mentionOf,
+  sourcesIn,
+} from '../support/discord-helpers.ts';
+import { closeCore, ingestDemoKnowledge, recordingLogger, sleep, until } from '../support/helpers.ts';
 
 /**
  * The Discord adapter when things go wrong, with the real discord.js client against the fake:
@@ -61,24 +66,6 @@ function configFor(fake: FakeDiscord, env: Record<string, string> = {}) {
   });
 }
 
-function recordingLogger() {
-  const lines: { level: string; fields: Record<string, unknown>; message: string }[] = [];
-  const write = (level: string) => (fields: object | string, message?: string) => {
-    return lines.push(
-      typeof fields === 'string'
-        ? { level, fields: {}, message: fields }
-        : { level, fields: fields as Record<string, unknown>, message: message ?? '' },
-    );
-  };
-  const logger: LoggerLike = {
-    debug: write('debug'),
-    info: write('info'),
-    warn: write('warn'),
-    error: write('error'),
-  };
-  return { logger, lines };
-}
-
 /** A bot under a PlatformSupervisor, as main.ts runs it. */
 function superviseBot(
   fake: FakeDiscord,
@@ -105,43 +92,18 @@ function superviseBot(
   return { bot, supervisor, health, lines };
 }
 
-async function until<T>(probe: () => T | undefined | false, timeoutMs = 30_000): Promise<T> {
-  const started = Date.now();
-  for (;;) {
-    const value = probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() - started > timeoutMs) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const botMessagesIn = (fake: FakeDiscord, channelId: string) =>
-  fake.messages.filter(
-    (message) => message.channel_id === channelId && message.author.id === botId && !message.deleted,
-  );
-const sourcesIn = (messages: DiscordMessage[]) => messages.find((message) => message.embeds?.length);
-const mention = (text: string) => ({
-  content: `<@${botId}> ${text}`,
-  mentions: [{ id: botId, username: 'supportbot' }],
-});
+const botMessagesIn = (fake: FakeDiscord, channelId: string) => botMessagesOf(fake, channelId, botId);
+const mention = (text: string) => mentionOf(botId, text);
 
 beforeAll(async () => {
-  cpSync(path.join(projectRoot, 'config', 'knowledge'), path.join(workDir, 'knowledge'), { recursive: true });
   const placeholder = { api: 'http://127.0.0.1:9/api' } as FakeDiscord;
   core = await createSupportBot({ config: configFor(placeholder) });
   feedback = new FeedbackStore({ store: core.store });
-  await syncKnowledgeSource({
-    knowledgeBase: core.knowledgeBase,
-    source: path.join(workDir, 'knowledge'),
-    chunkTokens: 200,
-    batchSize: 64,
-  });
+  await ingestDemoKnowledge(core);
 });
 
 afterAll(async () => {
-  await (await core.knowledgeBase.store()).drop();
-  await core.close();
+  await closeCore(core);
   rmSync(workDir, { recursive: true, force: true });
 });
 
@@ -199,12 +161,7 @@ describe('Discord refuses the Message Content intent (close code 4014)', () => {
     fake.sendMessage({ channel_id: dm, author: customer, content: 'What payment methods do you accept?' });
     const { token } = fake.sendInteraction({
       type: 2,
-      data: {
-        id: '800000000000000001',
-        name: 'ask',
-        type: 1,
-        options: [{ name: 'question', type: 3, value: 'What is your return window?' }],
-      },
+      data: askCommandData('What is your return window?'),
       guild_id: guildId,
       channel_id: channel.general,
       user: customer,

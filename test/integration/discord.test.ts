@@ -1,13 +1,11 @@
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createDiscordBot, type DiscordBot } from '../../adapters/discord/discord-bot.ts';
 import { createSupportBot, type SupportBot } from '../../src/app.ts';
-import { loadConfig, projectRoot } from '../../src/config/load.ts';
+import { loadConfig } from '../../src/config/load.ts';
 import { FeedbackStore } from '../../src/feedback/feedback-store.ts';
-import { syncKnowledgeSource } from '../../src/knowledge/sync-source.ts';
-import type { LoggerLike } from '../../src/observability/logger-like.ts';
 import { toDiscordMarkdown } from '../../src/reply/markdown.ts';
 import { splitMessage } from '../../src/reply/split.ts';
 import { type DiscordMessage, type FakeDiscord, shardOf, startFakeDiscord } from '../fakes/discord-server.ts';
@@ -17,6 +15,20 @@ import {
   type FakeOpenAI,
   startFakeOpenAI,
 } from '../fakes/openai-server.ts';
+import {
+  answerParts,
+  askCommandData,
+  botMessagesIn as botMessagesOf,
+  mentionOf,
+  sourcesIn,
+} from '../support/discord-helpers.ts';
+import {
+  closeCore,
+  expectedAnswer,
+  ingestDemoKnowledge,
+  recordingLogger,
+  until,
+} from '../support/helpers.ts';
 
 const workDir = mkdtempSync(path.join(tmpdir(), 'discord-it-'));
 const collection = `it-discord-${process.pid}-${Date.now()}`;
@@ -78,24 +90,6 @@ function configFor(fake: FakeDiscord | undefined, env: Record<string, string> = 
   });
 }
 
-/** A logger that keeps what it is told, so tests can read the operator's view. */
-function recordingLogger() {
-  const lines: { level: string; fields: object; message: string }[] = [];
-  const write = (level: string) => (fields: object | string, message?: string) =>
-    lines.push(
-      typeof fields === 'string'
-        ? { level, fields: {}, message: fields }
-        : { level, fields, message: message ?? '' },
-    );
-  const logger: LoggerLike = {
-    debug: write('debug'),
-    info: write('info'),
-    warn: write('warn'),
-    error: write('error'),
-  };
-  return { logger, lines };
-}
-
 async function startBot(fake: FakeDiscord, extra: Partial<Parameters<typeof createDiscordBot>[0]> = {}) {
   const { logger, lines } = recordingLogger();
   const bot = createDiscordBot({
@@ -111,45 +105,10 @@ async function startBot(fake: FakeDiscord, extra: Partial<Parameters<typeof crea
   return { bot, lines };
 }
 
-async function until<T>(probe: () => T | undefined | false, timeoutMs = 30_000): Promise<T> {
-  const started = Date.now();
-  for (;;) {
-    const value = probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() - started > timeoutMs) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-/** What the agent answers now for the same question: a cache hit gives the text the reply had to show. */
-async function agentAnswer(question: string): Promise<string> {
-  let text = '';
-  for await (const event of core.agent.handle({
-    platform: 'check',
-    channelId: 'x',
-    threadId: `check-${Math.random()}`,
-    messageId: 'm',
-    userId: 'checker',
-    text: question,
-  })) {
-    if (event.type === 'answer-end') text = event.text;
-  }
-  return text;
-}
-
-const botMessagesIn = (fake: FakeDiscord, channelId: string) =>
-  fake.messages.filter(
-    (message) => message.channel_id === channelId && message.author.id === botId && !message.deleted,
-  );
-const answerParts = (messages: DiscordMessage[]) => messages.filter((message) => !message.embeds?.length);
-const sourcesIn = (messages: DiscordMessage[]) => messages.find((message) => message.embeds?.length);
-const mention = (text: string) => ({
-  content: `<@${botId}> ${text}`,
-  mentions: [{ id: botId, username: 'supportbot' }],
-});
+const botMessagesIn = (fake: FakeDiscord, channelId: string) => botMessagesOf(fake, channelId, botId);
+const mention = (text: string) => mentionOf(botId, text);
 
 beforeAll(async () => {
-  cpSync(path.join(projectRoot, 'config', 'knowledge'), path.join(workDir, 'knowledge'), { recursive: true });
   fakeOpenAI = await startFakeOpenAI({
     profile: { ttftMs: 150, tokensPerSecond: 300, answerTokens: 1_000 },
     // "in detail" asks for a long answer, past Discord's 2,000 characters.
@@ -161,17 +120,11 @@ beforeAll(async () => {
   });
   core = await createSupportBot({ config: configFor(undefined) });
   feedback = new FeedbackStore({ store: core.store });
-  await syncKnowledgeSource({
-    knowledgeBase: core.knowledgeBase,
-    source: path.join(workDir, 'knowledge'),
-    chunkTokens: 200,
-    batchSize: 64,
-  });
+  await ingestDemoKnowledge(core);
 });
 
 afterAll(async () => {
-  await (await core.knowledgeBase.store()).drop();
-  await core.close();
+  await closeCore(core);
   await fakeOpenAI.close();
   rmSync(workDir, { recursive: true, force: true });
 });
@@ -211,7 +164,7 @@ describe('Discord, the real discord.js client against the fake gateway and REST 
     expect(threadCall?.body).toMatchObject({ name: question });
     const parts = answerParts(botMessagesIn(fake, asked.id));
     expect(parts.map((part) => part.content)).toEqual(
-      splitMessage(toDiscordMarkdown(await agentAnswer(question)), 2_000),
+      splitMessage(toDiscordMarkdown(await expectedAnswer(core, question)), 2_000),
     );
     expect(parts[0]?.content).toMatch(/refund/i);
     expect(parts[0]?.edits).toBeGreaterThan(0);
@@ -249,7 +202,7 @@ describe('Discord, the real discord.js client against the fake gateway and REST 
     });
     await until(() => sourcesIn(botMessagesIn(fake, asked.id)));
     const parts = answerParts(botMessagesIn(fake, asked.id));
-    const expected = splitMessage(toDiscordMarkdown(await agentAnswer(question)), 2_000);
+    const expected = splitMessage(toDiscordMarkdown(await expectedAnswer(core, question)), 2_000);
     expect(expected.length).toBeGreaterThan(1);
     expect(parts.map((part) => part.content)).toEqual(expected);
     for (const part of parts) expect(part.content.length).toBeLessThanOrEqual(2_000);
@@ -393,12 +346,7 @@ describe('Discord, the real discord.js client against the fake gateway and REST 
     expect(JSON.stringify(fake.commands)).toContain('"name":"ask"');
     const { token } = fake.sendInteraction({
       type: 2,
-      data: {
-        id: '800000000000000001',
-        name: 'ask',
-        type: 1,
-        options: [{ name: 'question', type: 3, value: 'What is your return window?' }],
-      },
+      data: askCommandData('What is your return window?'),
       guild_id: guildId,
       channel_id: channel.general,
       user: customer,
@@ -411,7 +359,7 @@ describe('Discord, the real discord.js client against the fake gateway and REST 
     expect(replies.filter((reply) => reply.kind === 'original').length).toBeGreaterThan(1);
     const [original, sources] = fake.interactionMessages(token);
     expect(original?.content).toBe(
-      splitMessage(toDiscordMarkdown(await agentAnswer('What is your return window?')), 2_000)[0],
+      splitMessage(toDiscordMarkdown(await expectedAnswer(core, 'What is your return window?')), 2_000)[0],
     );
     expect(JSON.stringify(sources?.embeds)).toMatch(/Sources/);
   });
@@ -592,7 +540,7 @@ describe('Discord, the real discord.js client against the fake gateway and REST 
     for (const [index, message] of asked.entries()) {
       const parts = answerParts(botMessagesIn(fake, message.id)).map((part) => part.content);
       expect(parts).toEqual(
-        splitMessage(toDiscordMarkdown(await agentAnswer(questions[index] as string)), 2_000),
+        splitMessage(toDiscordMarkdown(await expectedAnswer(core, questions[index] as string)), 2_000),
       );
     }
     // The buckets ran dry: discord.js saw it in the rate-limit headers (or a 429) and handed it back

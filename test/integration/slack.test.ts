@@ -18,6 +18,7 @@ import {
   signSlackRequest,
   startFakeSlack,
 } from '../fakes/slack-server.ts';
+import { until } from '../support/helpers.ts';
 import {
   botMention,
   botMessage,
@@ -83,16 +84,6 @@ async function deliver(url: string, body: unknown, headers: Record<string, strin
     headers: { 'content-type': 'application/json', ...signSlackRequest(signingSecret, text), ...headers },
     body: text,
   });
-}
-
-async function until<T>(probe: () => T | undefined, timeoutMs = 30_000): Promise<T> {
-  const started = Date.now();
-  for (;;) {
-    const value = probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() - started > timeoutMs) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 const botMessages = (fake: FakeSlack, channel: string, threadTs: string) =>

@@ -150,18 +150,7 @@ export async function deliver(
   return attempt;
 }
 
-/** Polls `probe` until it returns something truthy. */
-export async function until<T>(probe: () => T | undefined | false, timeoutMs = 30_000): Promise<T> {
-  const started = Date.now();
-  for (;;) {
-    const value = probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() - started > timeoutMs) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+export { expectedAnswer, sleep, until } from './helpers.ts';
 
 /** The bot's messages in a thread (root included), oldest first. */
 export const botMessages = (fake: FakeSlack, channel: string, threadTs: string) =>
@@ -170,19 +159,3 @@ export const botMessages = (fake: FakeSlack, channel: string, threadTs: string) 
 export const sourcesMessage = (messages: SlackMessage[]) => messages.find((message) => message.blocks);
 /** The answer messages (without blocks) among `messages`. */
 export const answerMessages = (messages: SlackMessage[]) => messages.filter((message) => !message.blocks);
-
-/** The answer the agent gives `question` now (from the answer cache when it was just asked). */
-export async function expectedAnswer(core: SupportBot, question: string): Promise<string> {
-  let expected = '';
-  for await (const event of core.agent.handle({
-    platform: 'check',
-    channelId: 'x',
-    threadId: `check-${Math.random()}`,
-    messageId: 'm',
-    userId: 'checker',
-    text: question,
-  })) {
-    if (event.type === 'answer-end') expected = event.text;
-  }
-  return expected;
-}

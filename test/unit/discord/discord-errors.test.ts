@@ -1,26 +1,9 @@
-import { DiscordjsError, DiscordjsErrorCodes, HTTPError, RateLimitError } from 'discord.js';
+import { DiscordjsError, DiscordjsErrorCodes, HTTPError } from 'discord.js';
 import { describe, expect, it } from 'vitest';
 import { toStartError, unrecoverableCloseCodes } from '../../../adapters/discord/discord-errors.ts';
 import { PlatformError } from '../../../src/errors.ts';
+import { rateLimitError } from './rate-limit-error.ts';
 import { discordSpec } from './spec-tables.ts';
-
-/** A RateLimitError as @discordjs/rest 2.6 builds it for a 429 or a spent bucket. */
-function rateLimitError(overrides: Partial<ConstructorParameters<typeof RateLimitError>[0]> = {}) {
-  return new RateLimitError({
-    timeToReset: 20_000,
-    limit: 5,
-    method: 'post',
-    hash: 'abcd1234',
-    url: 'http://127.0.0.1/api/v10/channels/300000000000000001/messages',
-    route: '/channels/300000000000000001/messages',
-    majorParameter: '300000000000000001',
-    global: false,
-    retryAfter: 20_050,
-    sublimitTimeout: 0,
-    scope: 'user',
-    ...overrides,
-  });
-}
 
 describe('why a Discord connection attempt failed', () => {
   const spec = discordSpec();

@@ -1,4 +1,4 @@
-import { DiscordAPIError, RateLimitError, type REST } from 'discord.js';
+import { DiscordAPIError, type REST } from 'discord.js';
 import { describe, expect, it } from 'vitest';
 import {
   DiscordReplyTransport,
@@ -6,24 +6,7 @@ import {
   toTransportError,
 } from '../../../adapters/discord/discord-transport.ts';
 import { RateLimitedError } from '../../../src/reply/transport.ts';
-
-/** A RateLimitError as @discordjs/rest 2.6 builds it for a 429 or a spent bucket. */
-function rateLimitError(overrides: Partial<ConstructorParameters<typeof RateLimitError>[0]> = {}) {
-  return new RateLimitError({
-    timeToReset: 20_000,
-    limit: 5,
-    method: 'post',
-    hash: 'abcd1234',
-    url: 'http://127.0.0.1/api/v10/channels/300000000000000001/messages',
-    route: '/channels/300000000000000001/messages',
-    majorParameter: '300000000000000001',
-    global: false,
-    retryAfter: 20_050,
-    sublimitTimeout: 0,
-    scope: 'user',
-    ...overrides,
-  });
-}
+import { rateLimitError } from './rate-limit-error.ts';
 
 const channelA: DiscordTarget = { kind: 'channel', channelId: '300000000000000001' };
 const channelB: DiscordTarget = { kind: 'channel', channelId: '300000000000000002' };
