@@ -3,7 +3,9 @@
  *   npm run classify -- eval FILE.jsonl [--json] [--threshold 0.7]
  *   npm run classify -- "where is my order?"
  * Uses the configured provider: offline, the local classifier alone; with OPENAI_API_KEY, the local
- * fast path and the cheap model for the rest.
+ * fast path and the cheap model for the rest. `--json` prints accuracy, per-intent precision and
+ * recall, the confusion matrix, the fast path's coverage and accuracy, and the local classifier's
+ * reliability by confidence bucket.
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -48,7 +50,9 @@ async function main(): Promise<void> {
   const messages = await readLabelled(file);
   const evaluation = await evaluateIntents(messages, (text) => classifier.classify(text), threshold);
   if (values.json) {
-    process.stdout.write(`${JSON.stringify(evaluation)}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ file, messages: messages.length, provider, threshold, trainingMs: Math.round(trainingMs), ...evaluation })}\n`,
+    );
     return;
   }
   process.stdout.write(
@@ -113,6 +117,14 @@ function report(
       const score = evaluation.perIntent[intent];
       return `| ${intent} | ${score.precision.toFixed(3)} | ${score.recall.toFixed(3)} | ${score.f1.toFixed(3)} | ${score.support} |`;
     }),
+    '',
+    `reliability of the local classifier (expected calibration error ${evaluation.expectedCalibrationError.toFixed(3)})`,
+    '| confidence | messages | accuracy | mean confidence |',
+    '| --- | --- | --- | --- |',
+    ...evaluation.reliability.map(
+      (bucket) =>
+        `| ${bucket.from.toFixed(2)}-${bucket.to.toFixed(2)} | ${bucket.count} | ${bucket.accuracy.toFixed(3)} | ${bucket.meanConfidence.toFixed(3)} |`,
+    ),
     '',
     `confusion (rows: true, columns: predicted)`,
     `| | ${intentNames.map((name) => name.slice(0, 8)).join(' | ')} |`,

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { parse } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '../errors.ts';
@@ -24,7 +25,13 @@ export const cacheableIntents: ReadonlySet<Intent> = new Set(['policy_question',
 export interface IntentDefinition {
   name: Intent;
   description: string;
+  /** Hand-written examples (config/intents.yaml). */
   examples: string[];
+  /**
+   * Public dataset rows mapped to this intent (the catalog's `training` file); they train the local
+   * classifier alongside the examples and are weighted below them. Never sent to a model.
+   */
+  trainingExamples?: string[];
 }
 
 /** A classification and where it came from. */
@@ -50,6 +57,8 @@ export interface IntentClassifier {
 }
 
 const catalogSchema = z.strictObject({
+  /** A JSON Lines file of more training rows, relative to the catalog. */
+  training: z.string().min(1).optional(),
   intents: z.record(
     z.string(),
     z.strictObject({
@@ -59,7 +68,9 @@ const catalogSchema = z.strictObject({
   ),
 });
 
-/** Reads config/intents.yaml. Errors name the file and the key. */
+/**
+ * Reads config/intents.yaml, and the training file it names. Errors name the file and the key.
+ */
 export async function loadIntentCatalog(file: string): Promise<IntentDefinition[]> {
   const text = await readFile(file, 'utf8').catch((error: unknown) => {
     throw new ConfigError('intents.file', `${file} cannot be read (${String(error)}): set intents.file.`);
@@ -89,8 +100,51 @@ export async function loadIntentCatalog(file: string): Promise<IntentDefinition[
       `${file}: intents.${missing[0]} is missing; all eight intents need examples`,
     );
   }
+  const training = parsed.data.training
+    ? await readIntentTrainingFile(path.resolve(path.dirname(file), parsed.data.training))
+    : undefined;
   return intentNames.map((name) => {
     const definition = parsed.data.intents[name] as { description: string; examples: string[] };
-    return { name, description: definition.description, examples: definition.examples };
+    return {
+      name,
+      description: definition.description,
+      examples: definition.examples,
+      ...(training
+        ? { trainingExamples: training.filter((row) => row.label === name).map((row) => row.text) }
+        : {}),
+    };
   });
+}
+
+/**
+ * Reads a training file such as config/intents-training.jsonl: JSON Lines of
+ * `{"text", "label", "source"?}`; a first line `{"meta": ...}` (where the rows come from, their
+ * licence) is skipped. Errors name the file and the line.
+ */
+async function readIntentTrainingFile(file: string): Promise<{ text: string; label: Intent }[]> {
+  const text = await readFile(file, 'utf8').catch((error: unknown) => {
+    throw new ConfigError(
+      'intents.file',
+      `${file} cannot be read (${String(error)}): fix "training" in the intents catalog or regenerate it with npx tsx scripts/intents-build-training.ts`,
+    );
+  });
+  const rows: { text: string; label: Intent }[] = [];
+  text.split('\n').forEach((line, index) => {
+    if (!line.trim()) return;
+    let record: { text?: unknown; label?: unknown; meta?: unknown };
+    try {
+      record = JSON.parse(line);
+    } catch {
+      throw new ConfigError('intents.file', `${file}:${index + 1}: not valid JSON`);
+    }
+    if (record.meta !== undefined) return;
+    if (typeof record.text !== 'string' || !intentNames.includes(record.label as Intent)) {
+      throw new ConfigError(
+        'intents.file',
+        `${file}:${index + 1}: expected {"text": string, "label": one of ${intentNames.join(', ')}}`,
+      );
+    }
+    rows.push({ text: record.text, label: record.label as Intent });
+  });
+  return rows;
 }
