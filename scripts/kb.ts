@@ -2,7 +2,7 @@
  * The knowledge-base command:
  *   npm run kb -- ingest PATH [--rebuild] [--json]
  *   npm run kb -- search "question" [--k 3] [--json]
- *   npm run kb -- eval QUERIES.jsonl [--k 3] [--json]
+ *   npm run kb -- eval QUERIES.jsonl [--k 3] [--baseline] [--json]
  *   npm run kb -- info [--json]
  * DATA_DIR and KB_COLLECTION choose where the data lives and which collection is used.
  */
@@ -12,7 +12,14 @@ import { createProgress } from '../src/cli/progress.ts';
 import { loadConfig, projectRoot } from '../src/config/load.ts';
 import { SupportBotError, toSupportBotError } from '../src/errors.ts';
 import { readDocuments } from '../src/knowledge/document-reader.ts';
-import { evaluateRetrieval, readEvaluationFile } from '../src/knowledge/evaluate.ts';
+import {
+  baselineDescription,
+  baselineSearch,
+  type EvaluationReport,
+  evaluateRetrieval,
+  mrrDepth,
+  readEvaluationFile,
+} from '../src/knowledge/evaluate.ts';
 import { ingestDocuments } from '../src/knowledge/ingest.ts';
 import { createKnowledgeBase, type KnowledgeBase } from '../src/knowledge/knowledge-base.ts';
 import { createEmbedder } from '../src/llm/create-embedder.ts';
@@ -21,7 +28,9 @@ import { createLogger } from '../src/observability/logger.ts';
 const usage = `Usage:
   npm run kb -- ingest PATH [--rebuild] [--json]   folder of .md/.txt, or .jsonl of {"id","text","title"?,"url"?}
   npm run kb -- search "question" [--k 3] [--json]
-  npm run kb -- eval QUERIES.jsonl [--k 3] [--json] lines of {"query","relevant_ids":[...]}
+  npm run kb -- eval QUERIES.jsonl [--k 3] [--baseline] [--json]
+                                                   lines of {"query","relevant_ids":[...]}; --baseline also
+                                                   ranks them by plain BM25 over the same documents
   npm run kb -- info [--json]
 Environment: DATA_DIR (local data), KB_COLLECTION (collection), CHROMA_URL (existing server).`;
 
@@ -33,6 +42,7 @@ async function main(argv: string[]): Promise<number> {
       k: { type: 'string', default: '3' },
       json: { type: 'boolean', default: false },
       rebuild: { type: 'boolean', default: false },
+      baseline: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -59,11 +69,18 @@ async function main(argv: string[]): Promise<number> {
           values.json,
           config.embeddings.batchSize,
           config.knowledge.chunkTokens,
+          config.embeddings.concurrency,
         );
       case 'search':
         return await search(knowledgeBase, requireArgument(argument, 'search "question"'), k, values.json);
       case 'eval':
-        return await evaluate(knowledgeBase, requireArgument(argument, 'eval QUERIES.jsonl'), k, values.json);
+        return await evaluate(
+          knowledgeBase,
+          requireArgument(argument, 'eval QUERIES.jsonl'),
+          k,
+          values.json,
+          values.baseline,
+        );
       case 'info':
         return await info(knowledgeBase, values.json);
       default:
@@ -87,6 +104,7 @@ async function ingest(
   json: boolean,
   batchSize: number,
   chunkTokens: number,
+  concurrency: number,
 ): Promise<number> {
   // Read everything before touching the store, so bad input never leaves a half-written collection.
   const read = await readDocuments(inputPath);
@@ -94,11 +112,14 @@ async function ingest(
   // --rebuild drops the collection before opening it, so one built by another embedder can be replaced.
   if (rebuild) await knowledgeBase.dropCollection();
   const store = await knowledgeBase.store();
+  const lexical = await knowledgeBase.lexical();
   const progress = createProgress();
   const started = performance.now();
   const report = await ingestDocuments({
     store,
     embedder: knowledgeBase.embedder,
+    ...(lexical ? { lexical } : {}),
+    concurrency,
     documents: read.documents,
     source: path.relative(projectRoot, path.resolve(inputPath)),
     keepDocumentIds: read.unreadableIds,
@@ -123,6 +144,7 @@ async function ingest(
       `Ingested ${report.documents} documents into "${store.name}" (${knowledgeBase.embedder.id}): ` +
         `${report.chunks} chunks, ${report.added} embedded, ${report.unchanged} unchanged, ${report.deleted} deleted ` +
         `in ${seconds.toFixed(1)} s. Version ${report.previousVersion || '(none)'} -> ${report.version}.` +
+        (lexical ? ` Lexical index (${lexical.kind}): ${report.lexical}.` : '') +
         (read.problems.length > 0 ? ` ${read.problems.length} input problem(s) above.` : '') +
         '\n',
     );
@@ -163,17 +185,33 @@ async function evaluate(
   file: string,
   k: number,
   json: boolean,
+  withBaseline: boolean,
 ): Promise<number> {
   const { queries, problems } = await readEvaluationFile(file);
   for (const problem of problems) process.stderr.write(`kb: ${problem.message}\n`);
   const retriever = await knowledgeBase.retriever();
   const report = await evaluateRetrieval(queries, k, (query, limit) => retriever.search(query, limit));
+  // The baseline ranks the documents the collection holds, as ingested, so both see the same passages.
+  const baseline = withBaseline
+    ? await evaluateRetrieval(queries, k, baselineSearch(await (await knowledgeBase.store()).getAllChunks()))
+    : undefined;
   if (json) {
-    process.stdout.write(`${JSON.stringify(report)}\n`);
+    const { missed: _missed, ...baselineFigures } = baseline ?? { missed: [] };
+    process.stdout.write(
+      `${JSON.stringify(baseline ? { ...report, baseline: { method: baselineDescription, ...baselineFigures, missed: baseline.missed.length } } : report)}\n`,
+    );
     return 0;
   }
+  const row = (label: string, figure: (of: EvaluationReport) => number) =>
+    `${label.padEnd(10)} ${figure(report).toFixed(4)}${baseline ? `   ${figure(baseline).toFixed(4)}` : ''}\n`;
   process.stdout.write(
-    `queries: ${report.queries}\nrecall@${k}: ${report.recallAtK.toFixed(4)}\nMRR: ${report.mrr.toFixed(4)}\nmissed: ${report.missed.length}\n`,
+    `queries: ${report.queries}\n` +
+      (baseline ? `${''.padEnd(10)} bot      baseline\n` : '') +
+      row(`recall@${k}`, (of) => of.recallAtK) +
+      row(`hit@${k}`, (of) => of.hitRateAtK) +
+      row(`MRR@${Math.max(k, mrrDepth)}`, (of) => of.mrr) +
+      row('missed', (of) => of.missed.length).replace(/\.0000/g, '') +
+      (baseline ? `baseline: ${baselineDescription}\n` : ''),
   );
   for (const missed of report.missed) {
     process.stdout.write(

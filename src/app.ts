@@ -53,7 +53,8 @@ export interface CreateSupportBotOptions {
 
 /**
  * The composition root of the core: knowledge base, models, stores and the agent, from config.
- * Nothing connects to Chroma until the first question or an explicit sync.
+ * Nothing connects to Chroma until the first question or an explicit sync; the lexical index
+ * (SQLite file or PostgreSQL) is opened here.
  */
 export async function createSupportBot(options: CreateSupportBotOptions): Promise<SupportBot> {
   const { config, logger } = options;
@@ -65,6 +66,8 @@ export async function createSupportBot(options: CreateSupportBotOptions): Promis
   const metrics = options.metrics ?? createMetrics();
   const embedder = createEmbedder(config);
   const knowledgeBase = createKnowledgeBase({ config, embedder, ...(logger ? { logger } : {}) });
+  // The lexical index is opened now, so an unreachable DATABASE_URL stops start-up with one line.
+  await knowledgeBase.lexical();
   const models = createChatModels({
     config,
     definitions,

@@ -45,6 +45,18 @@ export class EmbedderMismatchError extends SupportBotError {
   }
 }
 
+/**
+ * The lexical index's engine could not be opened: PostgreSQL at DATABASE_URL is unreachable or
+ * refused us. `location` is the URL with its password masked; the message says what to do.
+ */
+export class LexicalIndexUnavailableError extends SupportBotError {
+  readonly location: string;
+  constructor(location: string, message: string, options: { cause?: unknown } = {}) {
+    super('lexical_index_unreachable', message, { ...options, retryable: true });
+    this.location = location;
+  }
+}
+
 /** A document or line of input could not be ingested; `source` names the file and, for JSONL, the line. */
 export class IngestInputError extends SupportBotError {
   readonly source: string;

@@ -57,6 +57,18 @@ export const configSchema = z
       chunkTokens: wholeNumber(50, 2000),
       hybrid: flag,
       candidates: wholeNumber(1, 200),
+      lexicalEngine: z.enum(['auto', 'sqlite', 'postgres'], { message: 'expected auto, sqlite or postgres' }),
+      postgresSchema: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, {
+        message:
+          'expected a PostgreSQL schema name: 1-63 lowercase letters, digits or "_", not starting with a digit',
+      }),
+      glossary: z.string(),
+    }),
+    database: z.strictObject({
+      url: z.union([
+        z.literal(''),
+        z.string().regex(/^postgres(?:ql)?:\/\//, { message: 'expected a postgres:// or postgresql:// URL' }),
+      ]),
     }),
     chroma: z.strictObject({
       url: z.union([z.literal(''), httpUrl]),
@@ -66,6 +78,7 @@ export const configSchema = z
       provider: z.enum(['auto', 'openai', 'offline'], { message: 'expected auto, openai or offline' }),
       model: z.string().min(1),
       batchSize: wholeNumber(1, 2048),
+      concurrency: wholeNumber(1, 16),
     }),
     openai: z.strictObject({
       apiKey: z.string().min(1).optional(),
@@ -113,7 +126,7 @@ export const configSchema = z
       namespace: z.string().min(1),
       memoryMaxEntries: wholeNumber(100, 10_000_000),
       nearDuplicates: flag,
-      similarity: z.coerce.number().min(0.5).max(1),
+      similarity: z.coerce.number().min(0.3).max(1),
     }),
     http: z.strictObject({
       host: z.string().min(1),
@@ -186,9 +199,14 @@ export const environmentOverrides = [
   { name: 'KB_SOURCE', path: ['knowledge', 'source'] },
   { name: 'KB_TOP_K', path: ['knowledge', 'topK'] },
   { name: 'KB_HYBRID', path: ['knowledge', 'hybrid'] },
+  { name: 'KB_LEXICAL_ENGINE', path: ['knowledge', 'lexicalEngine'] },
+  { name: 'KB_POSTGRES_SCHEMA', path: ['knowledge', 'postgresSchema'] },
+  { name: 'KB_GLOSSARY', path: ['knowledge', 'glossary'] },
+  { name: 'DATABASE_URL', path: ['database', 'url'], secret: true },
   { name: 'CHROMA_URL', path: ['chroma', 'url'] },
   { name: 'EMBEDDINGS_PROVIDER', path: ['embeddings', 'provider'] },
   { name: 'EMBEDDINGS_MODEL', path: ['embeddings', 'model'] },
+  { name: 'EMBEDDINGS_CONCURRENCY', path: ['embeddings', 'concurrency'] },
   { name: 'OPENAI_API_KEY', path: ['openai', 'apiKey'], secret: true },
   { name: 'OPENAI_BASE_URL', path: ['openai', 'baseUrl'] },
   { name: 'LLM_PROVIDER', path: ['llm', 'provider'] },

@@ -1,3 +1,4 @@
+import { createReadStream } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { IngestInputError } from '../errors.ts';
@@ -16,13 +17,20 @@ export interface ReadDocumentsResult {
 
 const textExtensions = new Set(['.md', '.markdown', '.txt']);
 
-/** Largest document accepted, in bytes. @defaultValue 20 MiB */
+/** Largest .md/.txt document accepted, in bytes. @defaultValue 20 MiB */
 export const maxDocumentBytes = 20 * 1024 * 1024;
+
+/**
+ * Largest JSONL line accepted, in bytes: a .jsonl file is read as a stream, a line at a time, so
+ * the file itself may be any size. @defaultValue 1 MiB
+ */
+export const maxJsonlLineBytes = 1024 * 1024;
 
 /**
  * Reads a knowledge-base input: a folder of .md/.txt files (searched recursively; the document id
  * is the path inside the folder without extension) or a .jsonl file of
- * `{"id","text","title"?,"url"?}` lines. Bad inputs (empty, binary, non-UTF-8, malformed or
+ * `{"id","text","title"?,"url"?}` lines, streamed a line at a time (each line at most
+ * {@link maxJsonlLineBytes}). Bad inputs (empty, binary, non-UTF-8, oversized, malformed or
  * duplicate lines) are reported in `problems` and skipped; the good ones are still returned.
  *
  * @throws {@link IngestInputError} when the path itself does not exist or is neither a folder nor .jsonl.
@@ -68,56 +76,115 @@ async function readFolder(folder: string): Promise<ReadDocumentsResult> {
 
 async function readJsonl(file: string): Promise<ReadDocumentsResult> {
   const result: ReadDocumentsResult = { documents: [], problems: [], unreadableIds: [] };
-  const content = decodeText(await readFile(file), file, result);
-  if (content === undefined) return result;
   const firstLineById = new Map<string, number>();
-
-  content.split('\n').forEach((line, index) => {
-    const lineNumber = index + 1;
+  let lineNumber = 0;
+  for await (const line of readLines(file, maxJsonlLineBytes)) {
+    lineNumber++;
     const source = `${file}:${lineNumber}`;
-    if (line.trim() === '') return;
+    const skip = (problem: string, cause?: unknown) =>
+      result.problems.push(
+        new IngestInputError(source, `line ${lineNumber}: ${problem}; line skipped`, cause ? { cause } : {}),
+      );
+    if (line === undefined) {
+      skip(`longer than the ${maxJsonlLineBytes}-byte limit per line (split the document)`);
+      continue;
+    }
+    if (line.includes(0)) {
+      skip('looks binary (it contains NUL bytes)');
+      continue;
+    }
+    let text: string;
+    try {
+      text = utf8.decode(line);
+    } catch (error) {
+      skip('is not valid UTF-8 (convert the file, e.g. iconv -t UTF-8)', error);
+      continue;
+    }
+    if (lineNumber === 1) text = text.replace(/^\uFEFF/, '');
+    if (text.trim() === '') continue;
     let record: unknown;
     try {
-      record = JSON.parse(line);
+      record = JSON.parse(text);
     } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
-      result.problems.push(
-        new IngestInputError(source, `line ${lineNumber}: not valid JSON (${reason}); line skipped`),
-      );
-      return;
+      skip(`not valid JSON (${error instanceof Error ? error.message : String(error)})`);
+      continue;
     }
     const problem = checkRecord(record);
     if (problem) {
-      result.problems.push(new IngestInputError(source, `line ${lineNumber}: ${problem}; line skipped`));
-      return;
+      skip(problem);
+      continue;
     }
-    const { id, text, title, url } = record as { id: string; text: string; title?: string; url?: string };
+    const {
+      id,
+      text: body,
+      title,
+      url,
+    } = record as { id: string; text: string; title?: string; url?: string };
     const first = firstLineById.get(id);
     if (first !== undefined) {
-      result.problems.push(
-        new IngestInputError(
-          source,
-          `line ${lineNumber}: duplicate id "${id}" (first on line ${first}); line skipped`,
-        ),
-      );
-      return;
+      skip(`duplicate id "${id}" (first on line ${first})`);
+      continue;
     }
     firstLineById.set(id, lineNumber);
-    if (text.trim() === '') {
+    if (body.trim() === '') {
       result.problems.push(
         new IngestInputError(source, `line ${lineNumber}: "text" of "${id}" is empty; it has no chunks`),
       );
-      return;
+      continue;
     }
     result.documents.push({
       id,
       title: title?.trim() || titleFromId(id),
-      text,
+      text: body,
       ...(url ? { url } : {}),
       source,
     });
-  });
+  }
   return result;
+}
+
+/**
+ * The lines of a file as bytes (without the newline, and without a CR before it), read as a
+ * stream. A line over `maxBytes` yields `undefined` and is never held whole in memory.
+ */
+async function* readLines(file: string, maxBytes: number): AsyncGenerator<Buffer | undefined> {
+  let parts: Buffer[] = [];
+  let length = 0;
+  let oversized = false;
+  const finish = () => {
+    const line = oversized ? undefined : trimCarriageReturn(Buffer.concat(parts, length));
+    parts = [];
+    length = 0;
+    oversized = false;
+    return line;
+  };
+  for await (const chunk of createReadStream(file, { highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>) {
+    let start = 0;
+    for (let newline = chunk.indexOf(10, start); newline !== -1; newline = chunk.indexOf(10, start)) {
+      append(chunk.subarray(start, newline));
+      yield finish();
+      start = newline + 1;
+    }
+    append(chunk.subarray(start));
+  }
+  if (length > 0 || oversized) yield finish();
+
+  function append(piece: Buffer): void {
+    if (oversized || piece.length === 0) return;
+    if (length + piece.length > maxBytes) {
+      oversized = true;
+      parts = [];
+      length = 0;
+      return;
+    }
+    // A copy: the stream's chunk is not kept alive by a short line.
+    parts.push(Buffer.from(piece));
+    length += piece.length;
+  }
+}
+
+function trimCarriageReturn(line: Buffer): Buffer {
+  return line.length > 0 && line[line.length - 1] === 13 ? line.subarray(0, -1) : line;
 }
 
 function checkRecord(record: unknown): string | undefined {

@@ -5,7 +5,10 @@ import type { Embedder } from '../llm/embedder.ts';
 import type { LoggerLike } from '../observability/logger-like.ts';
 import { ChromaConnection } from './chroma-connection.ts';
 import { KnowledgeStore } from './knowledge-store.ts';
+import { createLexicalEngine } from './lexical/create-lexical-engine.ts';
+import type { LexicalEngine } from './lexical/lexical-engine.ts';
 import { Retriever } from './retriever.ts';
+import { glossaryFileFor, loadSynonyms } from './synonyms.ts';
 
 /** The knowledge base's parts, connected lazily on first use. */
 export interface KnowledgeBase {
@@ -14,7 +17,13 @@ export interface KnowledgeBase {
   /** Resolves once Chroma is reachable and the collection is open. */
   store(): Promise<KnowledgeStore>;
   retriever(): Promise<Retriever>;
-  /** Deletes the collection (it is created afresh on next use). */
+  /**
+   * The lexical index (SQLite in the data folder, or PostgreSQL at DATABASE_URL), opened on first
+   * use; undefined when hybrid retrieval is off.
+   * @throws {@link LexicalIndexUnavailableError} when PostgreSQL cannot be reached.
+   */
+  lexical(): Promise<LexicalEngine | undefined>;
+  /** Deletes the collection (it is created afresh on next use) and empties the lexical index. */
   dropCollection(): Promise<void>;
   close(): Promise<void>;
 }
@@ -26,6 +35,8 @@ export interface CreateKnowledgeBaseOptions {
   logger?: LoggerLike;
   /** Where the embedded server's C-library runtime is cached. @defaultValue `<project>/.cache` */
   runtimeCacheDir?: string;
+  /** Opens the lexical index. @defaultValue {@link createLexicalEngine} from `config` */
+  openLexical?: () => Promise<LexicalEngine>;
 }
 
 /** Builds the Chroma connection, store and retriever from configuration. Nothing connects until used. */
@@ -40,6 +51,17 @@ export function createKnowledgeBase(options: CreateKnowledgeBaseOptions): Knowle
   });
   let store: Promise<KnowledgeStore> | undefined;
   let retriever: Promise<Retriever> | undefined;
+  let lexical: Promise<LexicalEngine | undefined> | undefined;
+  const openLexical = options.openLexical ?? (() => createLexicalEngine(config));
+
+  const lexicalEngine = () => {
+    if (!config.knowledge.hybrid) return Promise.resolve(undefined);
+    lexical ??= openLexical().catch((error: unknown) => {
+      lexical = undefined;
+      throw error;
+    });
+    return lexical;
+  };
 
   const openStore = () => {
     store ??= connection
@@ -61,14 +83,23 @@ export function createKnowledgeBase(options: CreateKnowledgeBaseOptions): Knowle
     embedder,
     store: openStore,
     retriever() {
-      retriever ??= openStore()
+      retriever ??= Promise.all([openStore(), lexicalEngine()])
         .then(
-          (opened) =>
+          ([opened, engine]) =>
             new Retriever({
               store: opened,
               embedder,
               hybrid: config.knowledge.hybrid,
               candidates: config.knowledge.candidates,
+              ...(engine ? { lexical: engine } : {}),
+              ...(logger ? { logger } : {}),
+              glossary: async (source) => {
+                const file = await glossaryFileFor(config.knowledge.glossary, source, projectRoot);
+                if (!file) return undefined;
+                const table = await loadSynonyms(file, { required: config.knowledge.glossary !== 'auto' });
+                if (table.size > 0) logger?.info({ file, groups: table.size }, 'glossary loaded');
+                return table;
+              },
             }),
         )
         .catch((error: unknown) => {
@@ -77,12 +108,23 @@ export function createKnowledgeBase(options: CreateKnowledgeBaseOptions): Knowle
         });
       return retriever;
     },
+    lexical: lexicalEngine,
     async dropCollection() {
       const { client, url } = await connection.connect();
       await new KnowledgeStore({ client, url, collection: config.knowledge.collection, embedder }).drop();
+      await (await lexicalEngine())?.clear();
       store = undefined;
       retriever = undefined;
     },
-    close: () => connection.close(),
+    async close() {
+      // A lexical rebuild in progress stops at its next page before its engine and Chroma close.
+      await retriever?.then((opened) => opened.close()).catch(() => undefined);
+      const opened = lexical;
+      lexical = undefined;
+      await Promise.allSettled([
+        connection.close(),
+        opened?.then((engine) => engine?.close()).catch(() => undefined),
+      ]);
+    },
   };
 }

@@ -13,6 +13,8 @@ export interface SyncKnowledgeSourceOptions {
   source: string;
   chunkTokens: number;
   batchSize: number;
+  /** Embedding batches in flight at once. @defaultValue 3 */
+  concurrency?: number;
   logger?: LoggerLike;
 }
 
@@ -45,9 +47,12 @@ export async function syncKnowledgeSource(
   }
   const read = await readDocuments(options.source);
   for (const problem of read.problems) logger?.warn({ source: problem.source }, problem.message);
+  const lexical = await knowledgeBase.lexical();
   return ingestDocuments({
     store,
     embedder: knowledgeBase.embedder,
+    ...(lexical ? { lexical } : {}),
+    ...(options.concurrency ? { concurrency: options.concurrency } : {}),
     documents: read.documents,
     keepDocumentIds: read.unreadableIds,
     source,

@@ -1,5 +1,5 @@
-import { analyze } from '../knowledge/text-analysis.ts';
 import type { RetrievedChunk } from '../knowledge/types.ts';
+import { analyzeTerms } from '../text/analysis.ts';
 import type { AnswerEvent, AnswerModel, AnswerRequest } from './answer-model.ts';
 
 /** Options of {@link OfflineAnswerModel}. */
@@ -17,12 +17,15 @@ export const offlineNoAnswer =
   "I couldn't find that in our help center, so I don't want to guess. Would you like me to connect you with someone from our team?";
 
 /**
- * The offline provider's answers: no model, no network. The sentences of the retrieved passages
- * that share the most meaning with the question (same analysis as retrieval: stems and concepts),
- * kept in their original order and attributed to their page, streamed at a natural pace.
+ * The offline provider's answers: no model, no network, no word list. The passage that best
+ * answers the question (its sentences sharing the most question words, each word weighed by how
+ * rare it is among the retrieved passages) gives whole sentences in their original order: its lead
+ * sentence too when that names the subject, a list whole with the sentence that introduces it.
+ * A second page joins when it matches nearly as well. Attributed to their pages and streamed at a
+ * natural pace.
  */
 export class OfflineAnswerModel implements AnswerModel {
-  readonly id = 'offline:extractive-v1';
+  readonly id = 'offline:extractive-v2';
   readonly kind = 'offline';
   readonly #tokensPerSecond: number;
   readonly #maxSentences: number;
@@ -36,57 +39,49 @@ export class OfflineAnswerModel implements AnswerModel {
 
   /** The whole extractive answer for a question and its passages. */
   compose(question: string, passages: readonly RetrievedChunk[]): string {
-    const wanted = features(question);
-    if (wanted.size === 0) return offlineNoAnswer;
-    const figures = Object.entries(figurePatterns)
-      .filter(([concept]) => wanted.has(concept))
-      .map(([, pattern]) => pattern);
-    const candidates = passages.flatMap((passage, passageRank) =>
-      splitSentences(passage.text).map((sentence, position) => {
-        const found = features(sentence);
-        const heading = features(passage.headingPath);
-        let overlap = 0;
-        let words = 0;
-        for (const feature of found) {
-          if (!wanted.has(feature)) continue;
-          if (feature.startsWith('#')) overlap += 0.75;
-          else words++;
-        }
-        // A sentence must share a word with the question, not only a broad concept.
-        if (words === 0) return { passage, passageRank, position, sentence, score: 0 };
-        overlap += words;
-        // The heading above a sentence is context: it helps, a little.
-        for (const feature of heading) if (wanted.has(feature) && !found.has(feature)) overlap += 0.25;
-        // "How long", "how much", "how heavy": a sentence with that kind of figure is likely the answer.
-        if (overlap > 0 && figures.some((pattern) => pattern.test(sentence))) overlap += 1.5;
-        // Earlier passages ranked better; a small bonus keeps ties with the best page.
-        return { passage, passageRank, position, sentence, score: overlap - passageRank * 0.25 };
-      }),
-    );
-    const best = Math.max(0, ...candidates.map((candidate) => candidate.score));
-    const chosen = candidates
-      .filter((candidate) => candidate.score >= Math.max(1, best * 0.6))
-      .sort((left, right) => right.score - left.score)
-      .slice(0, this.#maxSentences);
-    if (chosen.length === 0) return offlineNoAnswer;
+    const wanted = new Set(analyzeTerms(question));
+    if (wanted.size === 0 || passages.length === 0) return offlineNoAnswer;
+    const asksForFigure = figureQuestion.test(question);
+    const parsed = passages.map((passage) => ({
+      passage,
+      units: splitUnits(passage.text).map((unit) => ({ ...unit, matched: matching(unit.terms, wanted) })),
+    }));
 
-    // The page with the best sentence first; sentences keep their order within a page.
-    const byDocument = new Map<string, typeof chosen>();
-    for (const candidate of chosen) {
-      const key = candidate.passage.documentId;
-      byDocument.set(key, [...(byDocument.get(key) ?? []), candidate]);
-    }
-    const paragraphs = [...byDocument.values()].map((sentences) => {
-      const ordered = [...sentences].sort(
-        (left, right) => left.passage.index - right.passage.index || left.position - right.position,
-      );
-      const text = ordered
-        .map((candidate) =>
-          /[.!?:)]$/.test(candidate.sentence) ? candidate.sentence : `${candidate.sentence}.`,
-        )
-        .join(' ');
-      return `**${sentences[0]?.passage.title}**: ${text}`;
+    // A question word found in few of the passages' units tells them apart; one found everywhere does not.
+    const unitFrequency = new Map<string, number>();
+    let unitCount = 0;
+    for (const { units } of parsed)
+      for (const unit of units) {
+        unitCount++;
+        for (const term of unit.matched) unitFrequency.set(term, (unitFrequency.get(term) ?? 0) + 1);
+      }
+    const weightOf = (term: string) => Math.log(1 + unitCount / (unitFrequency.get(term) ?? 1));
+
+    const scored = parsed.map(({ passage, units }, rank) => {
+      const context = new Set(analyzeTerms(`${passage.title} ${passage.headingPath}`));
+      const contextMatched = matching(context, wanted);
+      const scores = units.map((unit) => {
+        if (unit.kind === 'heading') return 0;
+        let score = 0;
+        for (const term of unit.matched) score += weightOf(term);
+        if (score === 0) return 0;
+        // The title and headings above a sentence are its context: they help, a little.
+        for (const term of contextMatched) if (!unit.matched.has(term)) score += 0.25 * weightOf(term);
+        if (asksForFigure && /\d/.test(unit.text)) score *= 1.5;
+        // Earlier passages ranked better: a small discount keeps ties with the best page.
+        return score * (1 - 0.1 * Math.min(rank, 5));
+      });
+      return { passage, units, scores, context, best: Math.max(0, ...scores) };
     });
+    const ranked = scored.filter((entry) => entry.best > 0).sort((left, right) => right.best - left.best);
+    const first = ranked[0];
+    if (!first) return offlineNoAnswer;
+
+    const paragraphs = [render(first, this.#maxSentences)];
+    const second = ranked.find(
+      (entry) => entry.passage.documentId !== first.passage.documentId && entry.best >= first.best * 0.8,
+    );
+    if (second && this.#maxSentences > 2) paragraphs.push(render(second, 2));
     return `Here's what our help center says:\n\n${paragraphs.join('\n\n')}`;
   }
 
@@ -107,51 +102,160 @@ export class OfflineAnswerModel implements AnswerModel {
   }
 }
 
-/** Figures that answer "how long", "how much", "how heavy", "how big". */
-const figurePatterns: Record<string, RegExp> = {
-  '#time': /\d\s*(?:-|to|–)?\s*\d*\s*(?:business\s+)?(?:minutes?|hours?|days?|weeks?|months?|years?)\b/i,
-  '#price': /\$\s?\d|\d\s?(?:usd|dollars?)\b/i,
-  '#weight': /\d\s?(?:lbs?|oz|kg|g|grams?|pounds?|ounces?)\b/i,
-  '#size': /\d\s?(?:in|inch(?:es)?|cm|mm|ft|feet|l|litres?|liters?|quarts?|qt)\b|\d\s?[×x]\s?\d/i,
-};
-
-function features(text: string): Set<string> {
-  const { terms, concepts } = analyze(text);
-  return new Set([...terms, ...concepts]);
+/**
+ * The question's terms a text's terms match: the same stem, or one stem of four letters or more
+ * that the other extends by a letter or two ("weigh" and "weight", "deliver" and "delivery").
+ */
+function matching(terms: ReadonlySet<string>, wanted: ReadonlySet<string>): Set<string> {
+  const matched = new Set<string>();
+  for (const term of terms) {
+    if (wanted.has(term)) {
+      matched.add(term);
+      continue;
+    }
+    for (const question of wanted) {
+      const [shorter, longer] = question.length < term.length ? [question, term] : [term, question];
+      if (shorter.length >= 4 && longer.length - shorter.length <= 2 && longer.startsWith(shorter))
+        matched.add(question);
+    }
+  }
+  return matched;
 }
 
-/** Sentences and list items of a passage: wrapped lines joined, bullets and table rules dropped. */
-export function splitSentences(text: string): string[] {
-  const blocks: string[] = [];
+/** Questions whose answer is a figure: an amount, a duration, a date, a size. */
+const figureQuestion =
+  /\bhow\s+(?:much|many|long|soon|far|big|large|heavy|often|old)\b|\bwhen\b|\bwhat\s+time\b/i;
+
+/** Words that refer back to something named before: a sentence opening with one needs the one before it. */
+const referringOpening =
+  /^(?:it|its|they|their|them|this|these|those|that|he|she|his|her|such|both|there|here)\b/i;
+
+/** A piece of a passage an answer is made of: a sentence, a whole list, or a heading (context only). */
+interface Unit {
+  kind: 'sentence' | 'list' | 'heading';
+  /** The sentence, or the list's items joined by spaces. */
+  text: string;
+  items: string[];
+  terms: Set<string>;
+}
+
+interface ScoredPassage {
+  passage: RetrievedChunk;
+  units: Unit[];
+  scores: number[];
+  context: Set<string>;
+  best: number;
+}
+
+/**
+ * The best units of a passage, at most `maxUnits`, in document order: with the lead sentence when
+ * it names the subject (it shares a word with the title or headings, or a chosen sentence refers
+ * back), and the sentence introducing a chosen list (or the list a chosen sentence introduces).
+ */
+function render(entry: ScoredPassage, maxUnits: number): string {
+  const { units, scores, context, best } = entry;
+  const chosen = new Set(
+    scores
+      .map((score, index) => ({ score, index }))
+      .filter(({ score }) => score > 0 && score >= best * 0.5)
+      .sort((left, right) => right.score - left.score || left.index - right.index)
+      .slice(0, maxUnits)
+      .map(({ index }) => index),
+  );
+  for (const index of [...chosen]) {
+    const unit = units[index] as Unit;
+    const before = units[index - 1];
+    const after = units[index + 1];
+    if (unit.kind === 'list' && before?.kind === 'sentence' && before.text.endsWith(':'))
+      chosen.add(index - 1);
+    if (unit.kind === 'sentence' && unit.text.endsWith(':') && after?.kind === 'list') chosen.add(index + 1);
+  }
+  const lead = units.findIndex((unit) => unit.kind === 'sentence');
+  const firstChosen = Math.min(...chosen);
+  if (lead !== -1 && !chosen.has(lead) && lead < firstChosen) {
+    const leadUnit = units[lead] as Unit;
+    const namesSubject = [...leadUnit.terms].some((term) => context.has(term));
+    const refersBack = referringOpening.test((units[firstChosen] as Unit).text);
+    if (namesSubject || refersBack) chosen.add(lead);
+  }
+  let text = '';
+  for (const index of [...chosen].sort((left, right) => left - right)) {
+    const unit = units[index] as Unit;
+    if (unit.kind === 'list') text += `\n${unit.items.map((item) => `- ${item}`).join('\n')}\n`;
+    else
+      text += `${text === '' || text.endsWith('\n') ? '' : ' '}${/[.!?:)]$/.test(unit.text) ? unit.text : `${unit.text}.`}`;
+  }
+  // A list right after the title starts on its own line, so it renders as a list.
+  const body = text.trim();
+  return `**${entry.passage.title}**:${body.startsWith('- ') ? '\n' : ' '}${body}`;
+}
+
+const listItem = /^(?:[-*+]\s|\d+[.)]\s)/;
+
+/**
+ * A passage's sentences, lists and headings, in order: wrapped lines joined, consecutive list items
+ * (and table rows) kept together as one list, table rules and header rows dropped.
+ */
+function splitUnits(text: string): Unit[] {
+  const blocks: { kind: 'paragraph' | 'list' | 'heading'; lines: string[] }[] = [];
+  let current: (typeof blocks)[number] | undefined;
   for (const line of text.split('\n')) {
     const trimmed = line.trim();
     if (/^\|?\s*:?-{3,}/.test(trimmed)) {
       // A table's rule: the row above it is the header, not content.
-      if (blocks.at(-1)?.startsWith('|')) blocks.pop();
-      blocks.push('');
-    } else if (trimmed === '') blocks.push('');
-    else if (
-      /^(?:[-*+]\s|\d+\.\s|\||#)/.test(trimmed) ||
-      blocks.length === 0 ||
-      blocks.at(-1) === '' ||
-      blocks.at(-1)?.startsWith('|')
-    )
-      blocks.push(trimmed);
-    else blocks[blocks.length - 1] = `${blocks.at(-1)} ${trimmed}`;
-  }
-  return blocks
-    .map((block) =>
-      block.startsWith('|')
-        ? block
+      if (current?.kind === 'list' && current.lines.at(-1)?.startsWith('|')) current.lines.pop();
+      continue;
+    }
+    if (trimmed === '') {
+      current = undefined;
+      continue;
+    }
+    if (trimmed.startsWith('#')) {
+      blocks.push({ kind: 'heading', lines: [trimmed.replace(/^#+\s*/, '')] });
+      current = undefined;
+    } else if (listItem.test(trimmed) || trimmed.startsWith('|')) {
+      const item = trimmed.startsWith('|')
+        ? trimmed
             .split('|')
             .map((cell) => cell.trim())
             .filter(Boolean)
             .join(' — ')
-        : block.replace(/^(?:[-*+]|\d+\.)\s+/, '').replace(/^#+\s*/, ''),
-    )
-    .flatMap((block) => block.split(/(?<=[.!?])\s+(?=[A-Z*"([])/))
-    .map((sentence) => sentence.trim())
-    .filter((sentence) => sentence.length > 2);
+        : trimmed.replace(listItem, '');
+      if (current?.kind !== 'list') {
+        current = { kind: 'list', lines: [] };
+        blocks.push(current);
+      }
+      current.lines.push(item);
+    } else if (current) {
+      // A wrapped line continues the paragraph, or the last list item.
+      current.lines[current.lines.length - 1] = `${current.lines.at(-1)} ${trimmed}`;
+    } else {
+      current = { kind: 'paragraph', lines: [trimmed] };
+      blocks.push(current);
+    }
+  }
+  const units: Unit[] = [];
+  const unit = (kind: Unit['kind'], text: string, items: string[] = []): Unit => ({
+    kind,
+    text,
+    items,
+    terms: new Set(analyzeTerms(text)),
+  });
+  for (const block of blocks) {
+    const items = block.lines.filter((line) => line.length > 0);
+    if (items.length === 0) continue;
+    if (block.kind === 'heading') units.push(unit('heading', items[0] as string));
+    else if (block.kind === 'list') units.push(unit('list', items.join(' '), items));
+    else
+      for (const sentence of (items[0] as string).split(/(?<=[.!?])\s+(?=[A-Z*"([])/))
+        if (sentence.trim().length > 2) units.push(unit('sentence', sentence.trim()));
+  }
+  return units;
+}
+
+/** Sentences, list items and headings of a passage, in order (wrapped lines joined, bullets dropped). */
+export function splitSentences(text: string): string[] {
+  return splitUnits(text).flatMap((unit) => (unit.kind === 'list' ? unit.items : [unit.text]));
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {

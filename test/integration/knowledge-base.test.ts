@@ -9,6 +9,7 @@ import { loadConfig, projectRoot } from '../../src/config/load.ts';
 import { ChromaUnavailableError, EmbedderMismatchError } from '../../src/errors.ts';
 import { readDocuments } from '../../src/knowledge/document-reader.ts';
 import { evaluateRetrieval } from '../../src/knowledge/evaluate.ts';
+import { lexicalAnalyzer } from '../../src/knowledge/hybrid-ranking.ts';
 import { ingestDocuments } from '../../src/knowledge/ingest.ts';
 import { createKnowledgeBase, type KnowledgeBase } from '../../src/knowledge/knowledge-base.ts';
 import { KnowledgeStore } from '../../src/knowledge/knowledge-store.ts';
@@ -54,7 +55,14 @@ describe('knowledge base on a real Chroma server', () => {
     const read = await readDocuments(sourceDir);
     const store = await knowledgeBase.store();
     embedder.embedded = 0;
-    const report = await ingestDocuments({ store, embedder, documents: read.documents, source: sourceDir });
+    const lexical = await knowledgeBase.lexical();
+    const report = await ingestDocuments({
+      store,
+      embedder,
+      documents: read.documents,
+      source: sourceDir,
+      ...(lexical ? { lexical } : {}),
+    });
     (await knowledgeBase.retriever()).invalidate();
     return report;
   }
@@ -83,6 +91,12 @@ describe('knowledge base on a real Chroma server', () => {
     expect(second.version).toBe(first.version);
     const info = await (await knowledgeBase.store()).info();
     expect(info).toMatchObject({ version: first.version, chunks: first.chunks, embedder: embedder.id });
+    // The lexical index followed the ingest and records the same version.
+    expect(first.lexical).toBe('updated');
+    expect(await (await knowledgeBase.lexical())?.state()).toMatchObject({
+      version: first.version,
+      chunks: first.chunks,
+    });
   });
 
   it('re-embeds only the changed chunks of an edited document and changes the version', async () => {
@@ -118,6 +132,13 @@ describe('knowledge base on a real Chroma server', () => {
     expect(report).toMatchObject({ added: 0, deleted: 2 });
     const ids = await (await knowledgeBase.store()).listChunkIds();
     expect([...ids.values()].includes('zz-test-notice')).toBe(false);
+    const lexical = await knowledgeBase.lexical();
+    const hits = await lexical?.search(
+      lexicalAnalyzer.analyze('holiday notice warehouse closes December'),
+      10,
+    );
+    expect(hits?.map((hit) => hit.chunk.documentId)).not.toContain('zz-test-notice');
+    expect(await lexical?.state()).toMatchObject({ version: report.version, chunks: ids.size });
   });
 
   it('searches and evaluates retrieval over the demo knowledge base', async () => {
@@ -254,7 +275,7 @@ describe('the kb command', () => {
     expect(report.missed).toEqual([
       { query: 'do gift cards expire', relevant_ids: ['faq-gift'], retrieved_ids: expect.any(Array) },
     ]);
-    expect(Object.keys(report).sort()).toEqual(['k', 'missed', 'mrr', 'queries', 'recallAtK']);
+    expect(Object.keys(report).sort()).toEqual(['hitRateAtK', 'k', 'missed', 'mrr', 'queries', 'recallAtK']);
   });
 
   it('exits 1 with one line naming the URL when Chroma is down', async () => {

@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { startChromaServer } from '../../src/knowledge/chroma-launcher.ts';
 
@@ -20,10 +21,11 @@ const repositoryRoot = resolve(fileURLToPath(new URL('../..', import.meta.url)))
  * in teardown.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const dropSchema = isolatePostgres();
   const configuredUrl = process.env.CHROMA_URL;
   if (configuredUrl) {
     project.provide('chromaUrl', configuredUrl);
-    return async () => {};
+    return dropSchema;
   }
 
   const folder = await mkdtemp(join(tmpdir(), 'support-bot-chroma-'));
@@ -37,5 +39,30 @@ export default async function setup(project: TestProject): Promise<() => Promise
   return async () => {
     await server.stop();
     await rm(folder, { recursive: true, force: true });
+    await dropSchema();
+  };
+}
+
+/**
+ * With DATABASE_URL set, every bot and `kb` command a test starts would put its lexical index in
+ * the `supportbot` schema, which is not the tests' own. The run gets a schema of its own instead
+ * (inherited by the test workers and what they spawn; tests that name one keep theirs), dropped at
+ * the end.
+ */
+function isolatePostgres(): () => Promise<void> {
+  const url = process.env.DATABASE_URL;
+  if (!url || process.env.KB_POSTGRES_SCHEMA) return async () => {};
+  const schema = `it_run_${process.pid}`;
+  process.env.KB_POSTGRES_SCHEMA = schema;
+  return async () => {
+    const client = new pg.Client({ connectionString: url });
+    try {
+      await client.connect();
+      await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    } catch {
+      // PostgreSQL already gone: nothing of ours is left to drop there.
+    } finally {
+      await client.end().catch(() => undefined);
+    }
   };
 }

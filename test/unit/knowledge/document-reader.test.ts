@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -81,5 +81,50 @@ describe('readDocuments from JSONL', () => {
     ]);
     expect(problems[1]?.message).toBe('line 4: duplicate id "a" (first on line 1); line skipped');
     expect(problems[0]?.source).toMatch(/kb\.jsonl:2$/);
+  });
+});
+
+describe('readDocuments from a large .jsonl', () => {
+  it('streams a 100 MB export a line at a time, reporting an oversized or non-UTF-8 line by its number', async () => {
+    const root = mkdtempSync(path.join(tmpdir(), 'reader-large-'));
+    const file = path.join(root, 'export.jsonl');
+    const out = createWriteStream(file);
+    const body = 'Orders ship within two business days from our warehouse. '.repeat(16);
+    let lines = 0;
+    let bytes = 0;
+    const write = (line: string | Buffer) =>
+      new Promise<void>((resolve) => {
+        lines++;
+        bytes += line.length + 1;
+        out.write(line);
+        if (out.write('\n')) resolve();
+        else out.once('drain', resolve);
+      });
+    while (bytes < 100 * 1024 * 1024) {
+      if (lines === 1000) await write(JSON.stringify({ id: 'too-long', text: 'x'.repeat(2 * 1024 * 1024) }));
+      else if (lines === 2000) await write(Buffer.from([0x7b, 0xff, 0xfe, 0x7d]));
+      else await write(JSON.stringify({ id: `article-${lines}`, title: `Article ${lines}`, text: body }));
+    }
+    await new Promise<void>((resolve) => out.end(resolve));
+    expect(statSync(file).size).toBeGreaterThan(100 * 1024 * 1024);
+
+    const { documents, problems } = await readDocuments(file);
+    expect(documents).toHaveLength(lines - 2);
+    expect(documents.at(-1)).toMatchObject({ id: `article-${lines - 1}`, source: `${file}:${lines}` });
+    expect(problems.map((problem) => problem.message)).toEqual([
+      'line 1001: longer than the 1048576-byte limit per line (split the document); line skipped',
+      'line 2001: is not valid UTF-8 (convert the file, e.g. iconv -t UTF-8); line skipped',
+    ]);
+    rmSync(root, { recursive: true, force: true });
+  }, 60_000);
+
+  it('reads a file whose last line has no newline, and CRLF lines', async () => {
+    const root = folderWith({ 'kb.jsonl': '{"id":"a","text":"One."}\r\n{"id":"b","text":"Two."}' });
+    const { documents, problems } = await readDocuments(path.join(root, 'kb.jsonl'));
+    expect(problems).toEqual([]);
+    expect(documents.map((document) => [document.id, document.text])).toEqual([
+      ['a', 'One.'],
+      ['b', 'Two.'],
+    ]);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fuseRankings } from '../../../src/knowledge/fusion.ts';
+import { fuseRankings, fuseScores } from '../../../src/knowledge/fusion.ts';
 
 const ranking = (...ids: string[]) => ids.map((id, index) => ({ id, score: 100 - index }));
 
@@ -59,5 +59,47 @@ describe('fuseRankings', () => {
     expect(fuseRankings(ranking('z'), ranking('y')).map((hit) => hit.id)).toEqual(['y', 'z']);
     expect(fuseRankings([], [])).toEqual([]);
     expect(fuseRankings([], ranking('x'))).toEqual([{ id: 'x', score: 1 / 61 }]);
+  });
+});
+
+describe('fuseScores', () => {
+  const scored = (...pairs: [string, number][]) => pairs.map(([id, score]) => ({ id, score }));
+
+  it("sums each ranking's max-normalised scores times its weight, best first", () => {
+    const fused = fuseScores([
+      { ranking: scored(['a', 0.8], ['b', 0.4]), weight: 0.4 },
+      { ranking: scored(['b', 12], ['c', 3]), weight: 0.6 },
+    ]);
+    expect(fused.map((hit) => hit.id)).toEqual(['b', 'a', 'c']);
+    expect(fused[0]?.score).toBeCloseTo(0.4 * 0.5 + 0.6, 12);
+    expect(fused[1]?.score).toBeCloseTo(0.4, 12);
+    expect(fused[2]?.score).toBeCloseTo(0.6 * 0.25, 12);
+  });
+
+  it('keeps how far ahead a leader is, unlike rank fusion', () => {
+    // Lexically "a" is far ahead and "b" barely matches; the vector ranking has them close, "b" first.
+    const vector = scored(['b', 0.5], ['a', 0.49]);
+    const lexical = scored(['a', 10], ['b', 1]);
+    expect(
+      fuseScores([
+        { ranking: vector, weight: 0.5 },
+        { ranking: lexical, weight: 0.5 },
+      ])[0]?.id,
+    ).toBe('a');
+    expect(fuseRankings(vector, lexical).map((hit) => hit.score)).toEqual([1 / 61 + 1 / 62, 1 / 61 + 1 / 62]);
+  });
+
+  it('counts an id once per ranking, and no evidence from scores that are not positive numbers', () => {
+    const fused = fuseScores([
+      { ranking: scored(['a', 2], ['a', 1], ['b', Number.NaN], ['c', -1]), weight: 1 },
+      { ranking: [], weight: 1 },
+    ]);
+    expect(fused).toEqual([
+      { id: 'a', score: 1 },
+      { id: 'b', score: 0 },
+      { id: 'c', score: 0 },
+    ]);
+    expect(fuseScores([{ ranking: scored(['x', 0]), weight: 1 }])).toEqual([{ id: 'x', score: 0 }]);
+    expect(fuseScores([])).toEqual([]);
   });
 });

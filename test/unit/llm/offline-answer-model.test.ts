@@ -47,6 +47,68 @@ describe('OfflineAnswerModel', () => {
     expect(new OfflineAnswerModel().compose('returns', [])).toBe(offlineNoAnswer);
   });
 
+  it('keeps whole sentences in document order, with the lead sentence that names the subject', () => {
+    const tent = chunk(
+      'products/tent',
+      'Trailhead 2 tent',
+      'The Trailhead 2 is a two-person backpacking tent. Pitching takes five minutes. It weighs 4 lb with its poles, so it packs small. The fly is waterproof.',
+    );
+    const answer = new OfflineAnswerModel().compose('how heavy is it, what does it weigh?', [tent]);
+    expect(answer).toBe(
+      "Here's what our help center says:\n\n**Trailhead 2 tent**: The Trailhead 2 is a two-person backpacking tent. It weighs 4 lb with its poles, so it packs small.",
+    );
+    // Chosen sentences come in the passage's order, not by score.
+    const order = new OfflineAnswerModel().compose('is the fly waterproof, and how long does pitching take', [
+      tent,
+    ]);
+    expect(order.indexOf('Pitching takes five minutes.')).toBeLessThan(
+      order.indexOf('The fly is waterproof.'),
+    );
+    expect(order).not.toContain('It weighs');
+  });
+
+  it('never cuts a list: a chosen item brings its whole list and the sentence that introduces it', () => {
+    const payment = chunk(
+      'payment/methods',
+      'Payment methods',
+      'Orders are charged when they ship.\n\nWe accept these cards and wallets:\n- Visa and Mastercard\n- American Express\n- PayPal, with\n  buyer protection\n\nGift cards cannot buy gift cards.',
+    );
+    const answer = new OfflineAnswerModel().compose('can I pay with paypal?', [payment]);
+    expect(answer).toContain(
+      'We accept these cards and wallets:\n- Visa and Mastercard\n- American Express\n- PayPal, with buyer protection',
+    );
+    expect(answer).not.toContain('Gift cards cannot');
+    // A list right after the title starts on its own line; "weigh" finds "weight" (a stem it extends).
+    const specs = chunk(
+      'products/tent',
+      'Trailhead 2 tent',
+      '- Capacity: 2 people.\n- Trail weight: 4 lb 6 oz.\n- Floor: 88 × 52 in.',
+    );
+    expect(new OfflineAnswerModel().compose('how much does the tent weigh?', [specs])).toBe(
+      "Here's what our help center says:\n\n**Trailhead 2 tent**:\n- Capacity: 2 people.\n- Trail weight: 4 lb 6 oz.\n- Floor: 88 × 52 in.",
+    );
+  });
+
+  it('adds a second page only when it matches nearly as well', () => {
+    const shipping = chunk('shipping', 'Shipping', 'Standard shipping takes 3 to 5 business days.');
+    const express = chunk('express', 'Express shipping', 'Express shipping takes 1 business day.');
+    const both = new OfflineAnswerModel().compose('how many days does shipping take', [shipping, express]);
+    expect(both).toContain('**Shipping**: Standard shipping takes 3 to 5 business days.');
+    expect(both).toContain('**Express shipping**: Express shipping takes 1 business day.');
+    const one = new OfflineAnswerModel().compose('how many days does shipping take', [
+      shipping,
+      passages[1] as RetrievedChunk,
+    ]);
+    expect(one).not.toContain('hammock');
+  });
+
+  it('answers nothing rather than guess for questions without content words, and copes with huge ones', () => {
+    const model = new OfflineAnswerModel();
+    expect(model.compose('🙂🙂🙂', passages)).toBe(offlineNoAnswer);
+    expect(model.compose('what is it?', passages)).toBe(offlineNoAnswer);
+    expect(model.compose(`return ${'x '.repeat(5_000)}`, passages)).toContain('**Returns**');
+  });
+
   it('streams the answer at its pace and stops when cancelled', async () => {
     const sleeps: number[] = [];
     const model = new OfflineAnswerModel({ tokensPerSecond: 30, sleep: async (ms) => void sleeps.push(ms) });
