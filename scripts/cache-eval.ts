@@ -12,8 +12,8 @@ import { NearDuplicateIndex, type QuestionSignature, sameQuestion } from '../src
 import { loadConfig, projectRoot } from '../src/config/load.ts';
 import { chunkDocument } from '../src/knowledge/chunker.ts';
 import { readDocuments } from '../src/knowledge/document-reader.ts';
-import { LexicalIndex } from '../src/knowledge/lexical-index.ts';
 import { OfflineEmbedder } from '../src/llm/offline-embedder.ts';
+import { analyzeTerms } from '../src/text/analysis.ts';
 import { readTopics, reword, seededRandom } from './load/workload.ts';
 
 const { values: args } = parseArgs({
@@ -29,8 +29,13 @@ const config = loadConfig({ env: {}, loadDotEnv: false });
 const threshold = args.similarity ? Number(args.similarity) : config.cache.similarity;
 const index = new NearDuplicateIndex({ embedder: new OfflineEmbedder(), threshold });
 const { documents } = await readDocuments(path.resolve(projectRoot, config.knowledge.source));
-const lexical = new LexicalIndex(documents.flatMap((document) => chunkDocument(document)));
-const knows = (term: string) => lexical.has(term);
+// The knowledge base's vocabulary as the lexical index holds it (the bot asks the index itself).
+const vocabulary = new Set(
+  documents
+    .flatMap((document) => chunkDocument(document))
+    .flatMap((chunk) => analyzeTerms(`${chunk.title} ${chunk.headingPath} ${chunk.text}`)),
+);
+const knows = (term: string) => vocabulary.has(term);
 
 const signatures = new Map<string, QuestionSignature>();
 const signature = async (text: string) => {

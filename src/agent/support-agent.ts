@@ -16,6 +16,7 @@ import { cacheableIntents, type Intent, type IntentClassifier, type IntentDecisi
 import { OfflineAnswerModel } from '../llm/offline-answer-model.ts';
 import type { LoggerLike } from '../observability/logger-like.ts';
 import type { Metrics } from '../observability/metrics.ts';
+import { analyzeTerms } from '../text/analysis.ts';
 import type { Prompts } from './prompts.ts';
 import { checkAnswer, leaksPrompt } from './validation.ts';
 
@@ -91,8 +92,11 @@ export interface PassageSource {
     options?: { signal?: AbortSignal; maxChunksPerDocument?: number },
   ): Promise<RetrievedChunk[]>;
   version(): Promise<string>;
-  /** Whether the knowledge base uses a word stem (tells typos from real words for the cache). */
-  vocabulary?(): Promise<(term: string) => boolean>;
+  /**
+   * Whether the knowledge base uses a term (tells typos from real words for the cache); `terms`
+   * (analysed as src/text's `analyzeTerms` does) are the ones about to be asked.
+   */
+  vocabulary?(terms?: readonly string[]): Promise<(term: string) => boolean>;
 }
 
 /** Options of {@link SupportAgent}. */
@@ -597,7 +601,9 @@ export class SupportAgent {
         promptVersion: this.#options.prompts.version,
         model: this.#options.answerModel.id,
       };
-      const knows = this.#options.cache?.nearDuplicates ? await source.vocabulary?.() : undefined;
+      const knows = this.#options.cache?.nearDuplicates
+        ? await source.vocabulary?.(analyzeTerms(question))
+        : undefined;
       return { key: answerCacheKey(parts), scope: answerCacheScope(parts), ...(knows ? { knows } : {}) };
     } catch {
       return undefined;

@@ -1,5 +1,5 @@
-import { analyze, splitWords } from '../knowledge/text-analysis.ts';
 import type { RetrievedChunk } from '../knowledge/types.ts';
+import { analyzeTerms, splitWords } from '../text/analysis.ts';
 
 const shingleSize = 8;
 const promptShingles = new Map<string, Set<string>>();
@@ -41,11 +41,11 @@ export function checkAnswer(
   passages: readonly RetrievedChunk[],
   minimumOverlap = 0.5,
 ): AnswerCheck {
-  const terms = analyze(answer).terms.filter((term) => !/^\d+$/.test(term) || term.length > 1);
+  const terms = analyzeTerms(answer).filter((term) => !/^\d+$/.test(term) || term.length > 1);
   if (answer.trim() === '' || terms.length === 0) return { ok: false, reason: 'empty' };
   if (admitsNotKnowing.test(answer)) return { ok: true };
   const known = new Set(
-    passages.flatMap((passage) => analyze(`${passage.title} ${passage.headingPath} ${passage.text}`).terms),
+    passages.flatMap((passage) => analyzeTerms(`${passage.title} ${passage.headingPath} ${passage.text}`)),
   );
   const grounded = terms.filter((term) => known.has(term)).length / terms.length;
   return grounded >= minimumOverlap ? { ok: true } : { ok: false, reason: 'ungrounded' };

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type Keyv from 'keyv';
-import { normalizeText } from '../knowledge/text-analysis.ts';
 import type { Intent } from '../llm/intents.ts';
+import { normalizeText } from '../text/analysis.ts';
 import type { NearDuplicateIndex } from './near-duplicate.ts';
 
 /** A source cited by an answer. */

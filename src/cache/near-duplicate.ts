@@ -1,5 +1,5 @@
-import { analyze, splitWords, stem, withinOneEdit } from '../knowledge/text-analysis.ts';
 import type { Embedder } from '../llm/embedder.ts';
+import { analyzeTerms, editDistance, splitWords, stemWord } from '../text/analysis.ts';
 
 /** What a question is compared on. */
 export interface QuestionSignature {
@@ -40,10 +40,10 @@ const phrasingWords = new Set(
     'wonder wondering curious quick quickly thing things actually currently team store shop company ' +
     'pinecrest supply co question questions info information details detail process procedure general ' +
     'generally anyway kind sort little bit okay sure say said ask asking look looking help helps ' +
-    'regarding about whats tell me some ur u r ya yall pls plz thx ty gonna wanna'
+    'regarding about whats tell me some ur u r ya yall pls plz please thx ty thanks thank hi hello hey gonna wanna'
   )
     .split(' ')
-    .map(stem),
+    .map(stemWord),
 );
 
 /**
@@ -82,7 +82,7 @@ export class NearDuplicateIndex {
     const vector = Float32Array.from(raw, (value) => value / norm);
     return {
       vector,
-      terms: [...analyze(question).terms, ...splitWords(question).filter((word) => questionWords.has(word))],
+      terms: [...analyzeTerms(question), ...splitWords(question).filter((word) => questionWords.has(word))],
       numbers: splitWords(question).filter((word) => /\d/.test(word)),
     };
   }
@@ -149,6 +149,8 @@ export function sameQuestion(
   knows: (term: string) => boolean = () => true,
 ): boolean {
   if (left.numbers.join(' ') !== right.numbers.join(' ')) return false;
+  // Question words are stop words to the index, so it never "knows" them: they are words, not typos.
+  const known = (term: string) => questionWords.has(term) || knows(term);
   const leftTerms = new Set(left.terms.filter((term) => !phrasingWords.has(term)));
   const rightTerms = new Set(right.terms.filter((term) => !phrasingWords.has(term)));
   const onlyLeft = [...leftTerms].filter((term) => !rightTerms.has(term));
@@ -159,8 +161,8 @@ export function sameQuestion(
     const partner = onlyRight.findIndex(
       (other) =>
         Math.min(term.length, other.length) >= 4 &&
-        (!knows(term) || !knows(other)) &&
-        withinOneEdit(term, other),
+        (!known(term) || !known(other)) &&
+        editDistance(term, other, 1) <= 1,
     );
     if (partner === -1) return false;
     onlyRight.splice(partner, 1);

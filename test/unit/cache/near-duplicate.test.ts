@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { NearDuplicateIndex } from '../../../src/cache/near-duplicate.ts';
 import { OfflineEmbedder } from '../../../src/llm/offline-embedder.ts';
 
-const index = new NearDuplicateIndex({ embedder: new OfflineEmbedder(), threshold: 0.5 });
+const index = new NearDuplicateIndex({ embedder: new OfflineEmbedder(), threshold: 0.4 });
 // A knowledge base that knows these words; anything else may be a typo.
 const vocabulary = new Set([
   'return',
@@ -45,7 +45,7 @@ describe('near-duplicate questions', () => {
   });
 
   it('finds the closest compatible entry in a scope, and forgets scopes of older versions', async () => {
-    const scoped = new NearDuplicateIndex({ embedder: new OfflineEmbedder(), threshold: 0.5 });
+    const scoped = new NearDuplicateIndex({ embedder: new OfflineEmbedder(), threshold: 0.4 });
     const canada = 'Do you ship to Canada?';
     const mexico = 'Do you ship to Mexico?';
     scoped.add('v1', 'key-canada', canada, await scoped.signature(canada));
