@@ -6,20 +6,25 @@ import { ConfigError } from '../errors.ts';
 import { analyzeTerms } from '../text/analysis.ts';
 
 /**
- * An operator's glossary: groups of words and phrases that mean the same thing to this help
- * center's customers ("money back", "reimburse" and "refund"). Nothing in the code knows any
- * store's vocabulary; a team that needs its customers' words matched to its own writes them here
- * (`knowledge.glossary`). A query that contains one phrase of a group is also searched for the
- * others, on the lexical side.
+ * An operator's glossary: for each of this help center's words, the ways its customers say it
+ * ("refund": "money back", "reimburse"). Nothing in the code knows any store's vocabulary; a team
+ * that needs its customers' words matched to its own writes them here (`knowledge.glossary`).
+ *
+ * Each group's first phrase is the help center's own word and the rest are what customers write:
+ * a query with one of those is also searched, lexically, for the first. The mapping goes one way
+ * (as Elasticsearch's explicit synonym rules `money back, reimburse => refund`): a query that
+ * already uses the help center's word is left alone, since expanding "return" into "send back"
+ * and "give back" adds only common words ("back", "give") that match the wrong pages.
  */
 export class SynonymTable {
-  /** Each group as the analysed term sequences of its phrases. */
-  readonly #groups: string[][][];
+  /** Each group as its canonical phrase's terms and its variants' term sequences. */
+  readonly #groups: { canonical: string[]; variants: string[][] }[];
 
   constructor(groups: readonly (readonly string[])[]) {
     this.#groups = groups
       .map((group) => group.map((phrase) => analyzeTerms(phrase)).filter((terms) => terms.length > 0))
-      .filter((group) => group.length > 1);
+      .filter((group) => group.length > 1)
+      .map(([canonical, ...variants]) => ({ canonical: canonical as string[], variants }));
   }
 
   /** How many groups are in use. */
@@ -27,18 +32,16 @@ export class SynonymTable {
     return this.#groups.length;
   }
 
-  /** The analysed query terms, followed by the terms of every group whose phrase they contain. */
+  /** The analysed query terms, followed by the help center's word for each customer phrase in them. */
   expand(terms: readonly string[]): string[] {
     const expanded = [...terms];
     const present = new Set(terms);
-    for (const group of this.#groups) {
-      if (!group.some((phrase) => containsSequence(terms, phrase))) continue;
-      for (const phrase of group) {
-        for (const term of phrase) {
-          if (present.has(term)) continue;
-          present.add(term);
-          expanded.push(term);
-        }
+    for (const { canonical, variants } of this.#groups) {
+      if (!variants.some((phrase) => containsSequence(terms, phrase))) continue;
+      for (const term of canonical) {
+        if (present.has(term)) continue;
+        present.add(term);
+        expanded.push(term);
       }
     }
     return expanded;
@@ -57,7 +60,7 @@ const fileSchema = z.strictObject({
 });
 
 /**
- * Reads a glossary file (`groups: [[phrase, phrase, …], …]`). A missing file is an empty glossary
+ * Reads a glossary file (`groups: [[the help center's word, a customer's phrase, …], …]`). A missing file is an empty glossary
  * unless `required` (a path the operator named).
  * @throws {@link ConfigError} naming the file and what is wrong with it.
  */
