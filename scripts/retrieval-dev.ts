@@ -28,7 +28,12 @@ import {
   evaluateRetrieval,
   readEvaluationFile,
 } from '../src/knowledge/evaluate.ts';
-import { type HybridRankingOptions, lexicalAnalyzer, rankHybrid } from '../src/knowledge/hybrid-ranking.ts';
+import {
+  correctQueryText,
+  type HybridRankingOptions,
+  lexicalAnalyzer,
+  rankHybrid,
+} from '../src/knowledge/hybrid-ranking.ts';
 import type { LexicalEngine } from '../src/knowledge/lexical/lexical-engine.ts';
 import { SqliteLexicalEngine } from '../src/knowledge/lexical/sqlite-lexical-engine.ts';
 import { loadSynonyms } from '../src/knowledge/synonyms.ts';
@@ -91,9 +96,11 @@ async function embedSet(set: LoadedSet, embedder: OfflineEmbedder): Promise<void
     matrix.set(vector, row * dimension);
   });
   set.vectorHits.clear();
+  // As the Retriever does: misspelt words become the knowledge base's own before embedding.
+  const vocabulary = await engineFor(set, [1, 1, 1]);
   for (const { query } of set.queries) {
     if (set.vectorHits.has(query)) continue;
-    const queryVector = await embedder.embedQuery(query);
+    const queryVector = await embedder.embedQuery(await correctQueryText(query, vocabulary));
     const slots: number[] = [];
     queryVector.forEach((value, slot) => {
       if (value !== 0) slots.push(slot);

@@ -114,16 +114,27 @@ export async function correctTerms(
   engine: Pick<LexicalEngine, 'documentFrequencies' | 'similarTerms'>,
   options: TypoCorrectionOptions = {},
 ): Promise<string[]> {
+  const corrections = await typoCorrections(terms, engine, options);
+  return [...new Set(terms.map((term) => corrections.get(term) ?? term))];
+}
+
+/** The corrections {@link correctTerms} makes, as misspelt term → the knowledge base's term. */
+export async function typoCorrections(
+  terms: readonly string[],
+  engine: Pick<LexicalEngine, 'documentFrequencies' | 'similarTerms'>,
+  options: TypoCorrectionOptions = {},
+): Promise<Map<string, string>> {
   const minLength = options.minLength ?? 5;
   const twoEditsFrom = options.twoEditsFrom ?? 8;
   let lookUps = options.maxCorrections ?? 8;
+  const corrections = new Map<string, string>();
   const distinct = [...new Set(terms)];
-  if (distinct.length === 0) return [];
+  if (distinct.length === 0) return corrections;
   const frequencies = await engine.documentFrequencies(distinct);
-  const corrected = await Promise.all(
+  await Promise.all(
     distinct.map(async (term) => {
-      if ((frequencies.get(term) ?? 0) > 0 || term.length < minLength || /\d/.test(term)) return term;
-      if (lookUps <= 0) return term;
+      if ((frequencies.get(term) ?? 0) > 0 || term.length < minLength || /\d/.test(term)) return;
+      if (lookUps <= 0) return;
       lookUps--;
       const maxEdits = term.length >= twoEditsFrom ? 2 : 1;
       let best: { term: string; edits: number; documents: number } | undefined;
@@ -135,10 +146,28 @@ export async function correctTerms(
         if (!best || edits < best.edits || (edits === best.edits && candidate.documents > best.documents))
           best = { term: candidate.term, edits, documents: candidate.documents };
       }
-      return best?.term ?? term;
+      if (best) corrections.set(term, best.term);
     }),
   );
-  return [...new Set(corrected)];
+  return corrections;
+}
+
+/**
+ * The query with each misspelt word (by {@link typoCorrections}) replaced by the knowledge base's
+ * own term, so the vector half searches for what the lexical half does: a hashed embedding of
+ * "retrun" is far from every page about returns. The text is unchanged when nothing is corrected.
+ */
+export async function correctQueryText(
+  text: string,
+  engine: Pick<LexicalEngine, 'documentFrequencies' | 'similarTerms'>,
+  options: TypoCorrectionOptions = {},
+): Promise<string> {
+  const corrections = await typoCorrections(lexicalAnalyzer.analyze(text), engine, options);
+  if (corrections.size === 0) return text;
+  return text.replace(/[\p{L}\p{N}'’]+/gu, (word) => {
+    const [term] = lexicalAnalyzer.analyze(word);
+    return term !== undefined ? (corrections.get(term) ?? word) : word;
+  });
 }
 
 /** The analysis the lexical index is built and searched with; its id is recorded in the index. */

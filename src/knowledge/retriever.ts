@@ -1,6 +1,12 @@
 import type { Embedder } from '../llm/embedder.ts';
 import { type LoggerLike, silentLogger } from '../observability/logger-like.ts';
-import { fuseHybrid, type HybridRankingOptions, lexicalAnalyzer, searchLexical } from './hybrid-ranking.ts';
+import {
+  correctQueryText,
+  fuseHybrid,
+  type HybridRankingOptions,
+  lexicalAnalyzer,
+  searchLexical,
+} from './hybrid-ranking.ts';
 import type { KnowledgeStore } from './knowledge-store.ts';
 import type { LexicalEngine } from './lexical/lexical-engine.ts';
 import { maxQueryTerms } from './lexical/lexical-terms.ts';
@@ -143,19 +149,35 @@ export class Retriever {
     if (text.trim() === '' || k <= 0) return [];
     const { candidates, ranking, logger } = this.#settings;
     const limit = Math.max(k, candidates);
-    const vector = await this.#embedder.embedQuery(text, options.signal ? { signal: options.signal } : {});
+    const lexical = await this.#lexicalWhenReady().catch((error: unknown) => {
+      // The index's state could not be read (PostgreSQL restarting): vector search alone.
+      logger.warn(
+        { err: error },
+        `lexical index unavailable (${error instanceof Error ? error.message : String(error)}); vector search alone for this query`,
+      );
+      return undefined;
+    });
+    // Misspelt words become the knowledge base's own, for both halves (one look-up, bounded).
+    const searchText =
+      lexical && ranking.correctTypos !== false
+        ? await correctQueryText(text, lexical).catch(() => text)
+        : text;
+    const vector = await this.#embedder.embedQuery(
+      searchText,
+      options.signal ? { signal: options.signal } : {},
+    );
     // Chroma's query goes out first; the lexical engine works while Chroma answers (SQLite in this
     // process, synchronously, so the request must be on its way before it starts).
     const vectorSearch = this.#store.queryByVector(vector, limit);
     vectorSearch.catch(() => undefined);
-    const lexicalSearch = this.#lexicalWhenReady().then(async (lexical) => {
+    const lexicalSearch = (async () => {
       const synonyms = lexical ? await this.#synonyms() : undefined;
       await new Promise<void>((resolve) => setImmediate(resolve));
       return searchLexical({
-        query: boundTerms(text),
+        query: boundTerms(searchText),
         lexical,
         candidates: limit,
-        options: ranking,
+        options: { ...ranking, correctTypos: false },
         ...(synonyms ? { synonyms } : {}),
       }).catch((error: unknown) => {
         // The lexical engine failing (PostgreSQL restarting) costs ranking quality, not the answer.
@@ -166,16 +188,8 @@ export class Retriever {
         this.#checked = undefined;
         return undefined;
       });
-    });
-    const lexicalHits = lexicalSearch.catch((error: unknown) => {
-      // The index's state could not be read (PostgreSQL restarting): vector search alone.
-      logger.warn(
-        { err: error },
-        `lexical index unavailable (${error instanceof Error ? error.message : String(error)}); vector search alone for this query`,
-      );
-      return undefined;
-    });
-    const [vectorHits, lexicalResult] = await Promise.all([vectorSearch, lexicalHits]);
+    })();
+    const [vectorHits, lexicalResult] = await Promise.all([vectorSearch, lexicalSearch]);
     const ranked = fuseHybrid(vectorHits, lexicalResult, ranking);
     return limitPerDocument(ranked, k, perDocument);
   }

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { correctTerms, lexicalAnalyzer, rankHybrid } from '../../../src/knowledge/hybrid-ranking.ts';
+import {
+  correctQueryText,
+  correctTerms,
+  lexicalAnalyzer,
+  rankHybrid,
+} from '../../../src/knowledge/hybrid-ranking.ts';
 import type { SimilarTerm } from '../../../src/knowledge/lexical/lexical-engine.ts';
 import type { KnowledgeChunk, RetrievedChunk } from '../../../src/knowledge/types.ts';
 import { ReferenceLexicalEngine } from './reference-lexical-engine.ts';
@@ -41,6 +46,16 @@ function vocabularyEngine(vocabulary: Record<string, number>) {
     },
   };
 }
+
+describe('correctQueryText', () => {
+  it('rewrites misspelt words as the knowledge base spells them, for the embedding', async () => {
+    const vocabulary = vocabularyEngine({ return: 19, window: 2 });
+    expect(await correctQueryText('whats ur retrun window??', vocabulary)).toBe('whats ur return window??');
+    // Nothing to correct: the very same text.
+    const text = 'What is your return window?';
+    expect(await correctQueryText(text, vocabulary)).toBe(text);
+  });
+});
 
 describe('correctTerms', () => {
   it('replaces an unknown term by the closest known one, the more frequent on a tie', async () => {
