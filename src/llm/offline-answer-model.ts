@@ -1,5 +1,5 @@
 import type { RetrievedChunk } from '../knowledge/types.ts';
-import { analyzeTerms } from '../text/analysis.ts';
+import { analyzeTerms, editDistance } from '../text/analysis.ts';
 import type { AnswerEvent, AnswerModel, AnswerRequest } from './answer-model.ts';
 
 /** Options of {@link OfflineAnswerModel}. */
@@ -39,12 +39,20 @@ export class OfflineAnswerModel implements AnswerModel {
 
   /** The whole extractive answer for a question and its passages. */
   compose(question: string, passages: readonly RetrievedChunk[]): string {
-    const wanted = new Set(analyzeTerms(question));
-    if (wanted.size === 0 || passages.length === 0) return offlineNoAnswer;
+    const asked = new Set(analyzeTerms(question));
+    if (asked.size === 0 || passages.length === 0) return offlineNoAnswer;
     const asksForFigure = figureQuestion.test(question);
-    const parsed = passages.map((passage) => ({
+    const split = passages.map((passage) => ({ passage, units: splitUnits(passage.text) }));
+    const wanted = correctedAgainst(
+      asked,
+      split.flatMap(({ passage, units }) => [
+        ...analyzeTerms(`${passage.title} ${passage.headingPath}`),
+        ...units.flatMap((unit) => [...unit.terms]),
+      ]),
+    );
+    const parsed = split.map(({ passage, units }) => ({
       passage,
-      units: splitUnits(passage.text).map((unit) => ({ ...unit, matched: matching(unit.terms, wanted) })),
+      units: units.map((unit) => ({ ...unit, matched: matching(unit.terms, wanted) })),
     }));
 
     // A question word found in few of the passages' units tells them apart; one found everywhere does not.
@@ -60,13 +68,19 @@ export class OfflineAnswerModel implements AnswerModel {
     const scored = parsed.map(({ passage, units }, rank) => {
       const context = new Set(analyzeTerms(`${passage.title} ${passage.headingPath}`));
       const contextMatched = matching(context, wanted);
+      const titleMatched = matching(new Set(analyzeTerms(passage.title)), wanted);
       const scores = units.map((unit) => {
         if (unit.kind === 'heading') return 0;
         let score = 0;
         for (const term of unit.matched) score += weightOf(term);
         if (score === 0) return 0;
-        // The title and headings above a sentence are its context: they help, a little.
-        for (const term of contextMatched) if (!unit.matched.has(term)) score += 0.25 * weightOf(term);
+        // The title and headings above a sentence are its context. A question word in the page's
+        // title says what the page is about ("refund policy" and the page "Refunds"): it counts
+        // once more for each of its sentences; a heading's words help a little.
+        for (const term of contextMatched) {
+          if (titleMatched.has(term)) score += weightOf(term);
+          else if (!unit.matched.has(term)) score += 0.25 * weightOf(term);
+        }
         if (asksForFigure && /\d/.test(unit.text)) score *= 1.5;
         // Earlier passages ranked better: a small discount keeps ties with the best page.
         return score * (1 - 0.1 * Math.min(rank, 5));
@@ -74,8 +88,13 @@ export class OfflineAnswerModel implements AnswerModel {
       return { passage, units, scores, context, best: Math.max(0, ...scores) };
     });
     const ranked = scored.filter((entry) => entry.best > 0).sort((left, right) => right.best - left.best);
-    const first = ranked[0];
-    if (!first) return offlineNoAnswer;
+    const best = ranked[0];
+    if (!best) return offlineNoAnswer;
+    // Retrieval ranked the pages with more than these sentences show (BM25 over title and headings,
+    // the embedding): its first page answers unless another page's sentences match twice as well.
+    const topDocument = passages[0]?.documentId;
+    const fromTop = ranked.find((entry) => entry.passage.documentId === topDocument);
+    const first = fromTop && fromTop.best * 2 >= best.best ? fromTop : best;
 
     const paragraphs = [render(first, this.#maxSentences)];
     const second = ranked.find(
@@ -100,6 +119,31 @@ export class OfflineAnswerModel implements AnswerModel {
       usage: { model: this.id, promptTokens: 0, completionTokens: tokens.length },
     };
   }
+}
+
+/**
+ * The question's terms, each one the passages never use replaced by the passages' term one edit
+ * from it (five letters or more, same first letter): "retrun" asks about "return". Retrieval
+ * corrects typos against the whole knowledge base; this is the same rule, on what it returned.
+ */
+function correctedAgainst(asked: ReadonlySet<string>, passageTerms: readonly string[]): Set<string> {
+  const known = new Set(passageTerms);
+  const wanted = new Set<string>();
+  for (const term of asked) {
+    if (known.has(term) || term.length < 5 || /\d/.test(term)) {
+      wanted.add(term);
+      continue;
+    }
+    let replacement: string | undefined;
+    for (const candidate of known) {
+      if (candidate[0] === term[0] && editDistance(term, candidate, 1) <= 1) {
+        replacement = candidate;
+        break;
+      }
+    }
+    wanted.add(replacement ?? term);
+  }
+  return wanted;
 }
 
 /**

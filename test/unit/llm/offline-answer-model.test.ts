@@ -109,6 +109,30 @@ describe('OfflineAnswerModel', () => {
     expect(model.compose(`return ${'x '.repeat(5_000)}`, passages)).toContain('**Returns**');
   });
 
+  it('reads a misspelt question word as the word the passages use', () => {
+    const answer = new OfflineAnswerModel().compose('whats ur retrun window??', passages);
+    expect(answer).not.toBe(offlineNoAnswer);
+    expect(answer).toContain('**Returns**');
+    expect(answer).toContain('within **30 days of delivery**');
+  });
+
+  it("answers from retrieval's first page when its title names the subject, not from a page that only mentions it", () => {
+    const refunds = chunk(
+      'policies/refunds',
+      'Refunds',
+      'We issue a refund within **3 business days** after your return arrives. Refunds go back to the original payment method.',
+    );
+    const exchanges = chunk(
+      'policies/exchanges',
+      'Exchanges',
+      'If the new size costs less, we refund the difference; otherwise the normal return policy applies.',
+    );
+    const answer = new OfflineAnswerModel().compose('What is your refund policy?', [refunds, exchanges]);
+    expect(answer.indexOf('**Refunds**')).toBeGreaterThan(-1);
+    const exchangesAt = answer.indexOf('**Exchanges**');
+    expect(exchangesAt === -1 || exchangesAt > answer.indexOf('**Refunds**')).toBe(true);
+  });
+
   it('streams the answer at its pace and stops when cancelled', async () => {
     const sleeps: number[] = [];
     const model = new OfflineAnswerModel({ tokensPerSecond: 30, sleep: async (ms) => void sleeps.push(ms) });
