@@ -33,7 +33,7 @@ export function chunkDocument(document: KnowledgeDocument, options: ChunkOptions
   const chunks: KnowledgeChunk[] = [];
   const seenIds = new Map<string, number>();
 
-  for (const section of splitSections(document.text, document.title)) {
+  for (const section of joinShortLead(splitSections(document.text, document.title), maxCharacters)) {
     const headingPath = section.headings.join(' > ');
     for (const text of packBlocks(section.blocks, maxCharacters)) {
       const baseId = `${document.id}:${hashOf(document.title, headingPath, text)}`;
@@ -52,6 +52,20 @@ export function chunkDocument(document: KnowledgeDocument, options: ChunkOptions
     }
   }
   return chunks;
+}
+
+/**
+ * A page's lead — the text before its first heading — joins the first section when it is shorter
+ * than a quarter of a chunk. Alone, "A freestanding tent for two people. $289." is a passage that
+ * outranks the page's own specifications (short, and it names the product) while it answers
+ * nothing; joined, the lead sentence that names the subject stays with the facts under it.
+ */
+function joinShortLead(sections: Section[], maxCharacters: number): Section[] {
+  const [lead, first, ...rest] = sections;
+  if (!lead || !first || lead.headings.length > 0) return sections;
+  const leadLength = lead.blocks.reduce((total, block) => total + block.length + 2, 0);
+  if (leadLength >= maxCharacters / 4) return sections;
+  return [{ headings: first.headings, blocks: [...lead.blocks, ...first.blocks] }, ...rest];
 }
 
 function hashOf(...parts: string[]): string {

@@ -17,12 +17,23 @@ describe('chunkDocument', () => {
       ),
     );
     expect(chunks.map((chunk) => [chunk.headingPath, chunk.text])).toEqual([
-      ['', 'Intro text.'],
-      ['Window', '30 days.'],
+      // A short lead joins the first section: alone it would be a passage that answers nothing.
+      ['Window', 'Intro text.\n\n30 days.'],
       ['Window > Exceptions', 'Final sale items.'],
       ['How to', 'Use the portal.'],
     ]);
-    expect(chunks.map((chunk) => chunk.index)).toEqual([0, 1, 2, 3]);
+    expect(chunks.map((chunk) => chunk.index)).toEqual([0, 1, 2]);
+  });
+
+  it('keeps a lead of a quarter chunk or more as a passage of its own', () => {
+    const lead = 'Our returns policy in brief, for every order shipped in the United States. '.repeat(3);
+    const chunks = chunkDocument(document(`# Returns\n\n${lead}\n\n## Window\n\n30 days.`), {
+      chunkTokens: 200,
+    });
+    expect(chunks.map((chunk) => [chunk.headingPath, chunk.text])).toEqual([
+      ['', lead.trim()],
+      ['Window', '30 days.'],
+    ]);
   });
 
   it('packs paragraphs up to about the token budget and splits oversized ones at sentences', () => {
