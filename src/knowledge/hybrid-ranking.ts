@@ -90,6 +90,30 @@ export function fuseHybrid(
   return fused;
 }
 
+/**
+ * The fused ranking regrouped by document: documents in the order of their best chunk, and within
+ * a document its chunks by lexical score (chunks the lexical engine did not return after, in fused
+ * order). Every chunk of a page shares its title, which dominates a short chunk's embedding: the
+ * box-contents chunk of a tent's page out-scored its specifications for "trail weight of the
+ * tent". Which document answers is the fused ranking's call; which of its passages, BM25's.
+ */
+export function groupByDocument(
+  ranked: readonly RetrievedChunk[],
+  lexicalHits: readonly LexicalHit[] | null | undefined,
+): RetrievedChunk[] {
+  if (!lexicalHits || lexicalHits.length === 0) return [...ranked];
+  const lexicalScore = new Map(lexicalHits.map((hit) => [hit.chunk.id, hit.score]));
+  const groups = new Map<string, RetrievedChunk[]>();
+  for (const chunk of ranked) {
+    const group = groups.get(chunk.documentId);
+    if (group) group.push(chunk);
+    else groups.set(chunk.documentId, [chunk]);
+  }
+  const score = (chunk: RetrievedChunk) => lexicalScore.get(chunk.id) ?? Number.NEGATIVE_INFINITY;
+  // Array.prototype.sort is stable: equal lexical scores keep their fused order.
+  return [...groups.values()].flatMap((group) => group.sort((left, right) => score(right) - score(left)));
+}
+
 /** Options of {@link correctTerms}. */
 export interface TypoCorrectionOptions {
   /**

@@ -3,6 +3,7 @@ import { type LoggerLike, silentLogger } from '../observability/logger-like.ts';
 import {
   correctQueryText,
   fuseHybrid,
+  groupByDocument,
   type HybridRankingOptions,
   lexicalAnalyzer,
   searchLexical,
@@ -190,7 +191,7 @@ export class Retriever {
       });
     })();
     const [vectorHits, lexicalResult] = await Promise.all([vectorSearch, lexicalSearch]);
-    const ranked = fuseHybrid(vectorHits, lexicalResult, ranking);
+    const ranked = groupByDocument(fuseHybrid(vectorHits, lexicalResult, ranking), lexicalResult);
     return limitPerDocument(ranked, k, perDocument);
   }
 
