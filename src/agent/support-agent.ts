@@ -580,9 +580,10 @@ export class SupportAgent {
     const { topK } = this.#settings;
     if (this.#options.answerModel.kind !== 'offline')
       return source.search(question, topK, signal ? { signal } : {});
-    const wide = await source.search(question, topK * 3, {
+    // Four passages of each page: a help-center page is mostly four or five headed sections.
+    const wide = await source.search(question, topK * 4, {
       ...(signal ? { signal } : {}),
-      maxChunksPerDocument: 3,
+      maxChunksPerDocument: 4,
     });
     const documents = [...new Set(wide.map((chunk) => chunk.documentId))].slice(0, topK);
     return wide.filter((chunk) => documents.includes(chunk.documentId));

@@ -65,7 +65,10 @@ export class OfflineAnswerModel implements AnswerModel {
       }
     const weightOf = (term: string) => Math.log(1 + unitCount / (unitFrequency.get(term) ?? 1));
 
-    const scored = parsed.map(({ passage, units }, rank) => {
+    // A page's rank is its best passage's: within one page, retrieval's order says little.
+    const documentRanks = [...new Set(passages.map((passage) => passage.documentId))];
+    const scored = parsed.map(({ passage, units }) => {
+      const rank = documentRanks.indexOf(passage.documentId);
       const context = new Set(analyzeTerms(`${passage.title} ${passage.headingPath}`));
       const contextMatched = matching(context, wanted);
       const titleMatched = matching(new Set(analyzeTerms(passage.title)), wanted);
@@ -82,19 +85,31 @@ export class OfflineAnswerModel implements AnswerModel {
           else if (!unit.matched.has(term)) score += 0.25 * weightOf(term);
         }
         if (asksForFigure && /\d/.test(unit.text)) score *= 1.5;
-        // Earlier passages ranked better: a small discount keeps ties with the best page.
+        // Earlier pages ranked better: a small discount keeps ties with the best page.
         return score * (1 - 0.1 * Math.min(rank, 5));
       });
       return { passage, units, scores, context, best: Math.max(0, ...scores) };
     });
-    const ranked = scored.filter((entry) => entry.best > 0).sort((left, right) => right.best - left.best);
+    // On a tie within one page, its earlier passage: a page states its main fact first.
+    const ranked = scored
+      .filter((entry) => entry.best > 0)
+      .sort(
+        (left, right) =>
+          right.best - left.best ||
+          (left.passage.documentId === right.passage.documentId
+            ? left.passage.index - right.passage.index
+            : 0),
+      );
     const best = ranked[0];
     if (!best) return offlineNoAnswer;
     // Retrieval ranked the pages with more than these sentences show (BM25 over title and headings,
-    // the embedding): its first page answers unless another page's sentences match twice as well.
-    const topDocument = passages[0]?.documentId;
+    // the embedding): its first page answers — the first whose title names something asked about
+    // ("refunds" in "How long do refunds take?"), if any — unless another page's sentences match
+    // three times as well (twice, when no title names the subject).
+    const named = passages.find((passage) => matching(new Set(analyzeTerms(passage.title)), wanted).size > 0);
+    const topDocument = (named ?? passages[0])?.documentId;
     const fromTop = ranked.find((entry) => entry.passage.documentId === topDocument);
-    const first = fromTop && fromTop.best * 2 >= best.best ? fromTop : best;
+    const first = fromTop && fromTop.best * (named ? 3 : 2) >= best.best ? fromTop : best;
 
     const paragraphs = [render(first, this.#maxSentences)];
     const second = ranked.find(
