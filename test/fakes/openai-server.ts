@@ -644,7 +644,11 @@ function keywordIntent(text: string): (typeof intentNames)[number] {
     )
   )
     return 'product_inquiry';
-  if (/\b(return|refund|ship|shipping|deliver|pay|warranty|account|password|policy|how long|how do)\b/.test(lower))
+  if (
+    /\b(return|refund|ship|shipping|deliver|pay|warranty|account|password|policy|how long|how do)\b/.test(
+      lower,
+    )
+  )
     return 'policy_question';
   return 'other';
 }
