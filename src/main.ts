@@ -124,6 +124,7 @@ async function configuredPlatforms(bot: SupportBot, logger: Logger): Promise<Sup
       const { createSlackBot } = await import('../adapters/slack/slack-bot.ts');
       const slack = createSlackBot({
         config: config.slack,
+        host: config.http.host,
         agent: bot.agent,
         store: bot.store,
         feedback,

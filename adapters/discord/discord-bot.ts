@@ -8,6 +8,7 @@ import {
   Client,
   ComponentType,
   Events,
+  escapeMarkdown,
   GatewayDispatchEvents,
   GatewayIntentBits,
   type Interaction,
@@ -686,7 +687,7 @@ export function createDiscordBot(options: DiscordBotOptions): DiscordBot {
         { kind: 'channel', channelId: config.staffChannel },
         {
           content:
-            `${tag}**Hand-off** (${end.handoff.reason.replace('_', ' ')}) from <@${userId}>: ${end.handoff.summary}\n${link}`.slice(
+            `${tag}**Hand-off** (${end.handoff.reason.replace('_', ' ')}) from <@${userId}>: ${inert(end.handoff.summary)}\n${link}`.slice(
               0,
               2_000,
             ),
@@ -915,4 +916,16 @@ function participationKey(channelId: string): string {
 
 function inlineKey(messageId: string): string {
   return `discord:inline:${messageId}`;
+}
+
+/**
+ * Customer text re-posted by the bot, made inert: markdown and masked links (`[your order](https://…)`,
+ * which would show a label over another address) escaped with discord.js's own escaper, and
+ * mentions broken with a zero-width space so they neither ping (allowed_mentions already forbids
+ * that) nor render as a mention of someone the customer picked.
+ */
+function inert(text: string): string {
+  return escapeMarkdown(text, { maskedLink: true })
+    .replace(/<(@[!&]?|#)(\d+)>/g, '<\u200b$1$2>')
+    .replace(/@(everyone|here)\b/g, '@\u200b$1');
 }

@@ -39,6 +39,11 @@ export interface SlackBotOptions {
   logger?: LoggerLike;
   clock?: Clock;
   /**
+   * The interface the Events API receiver (HTTP mode) listens on, as the HTTP API does (`HOST`).
+   * @defaultValue '127.0.0.1'
+   */
+  host?: string;
+  /**
    * Where the adapter reports what only it can see: `up` once connected, `down` when Slack says
    * the app was uninstalled or its tokens revoked, `retrying` while Socket Mode reconnects.
    */
@@ -590,7 +595,7 @@ export function createSlackBot(options: SlackBotOptions): SlackBot {
         { teamId: message.teamId, channel: config.staffChannel, threadTs: '' },
         {
           channel: config.staffChannel,
-          text: `${tag}Hand-off (${end.handoff.reason.replace('_', ' ')}) from <@${message.user}>: ${end.handoff.summary}\n<${link.permalink}|Open the thread>`,
+          text: `${tag}Hand-off (${end.handoff.reason.replace('_', ' ')}) from <@${message.user}>: ${escapeSlackText(end.handoff.summary)}\n<${link.permalink}|Open the thread>`,
           unfurl_links: false,
         },
       );
@@ -668,7 +673,7 @@ export function createSlackBot(options: SlackBotOptions): SlackBot {
       return undefined;
     }
     try {
-      server = (await current.start(config.port)) as Server;
+      server = (await current.start({ port: config.port, host: options.host ?? '127.0.0.1' })) as Server;
     } catch (error) {
       throw toSlackStartError(error, 'bot');
     }
@@ -747,4 +752,14 @@ function boltLogger(logger: LoggerLike): BoltLogger {
     getLevel: () => level,
     setName: () => undefined,
   };
+}
+
+/**
+ * Customer text re-posted by the bot, made inert: Slack reads `<!channel>`, `<@U…>` and
+ * `<https://…|label>` in a message's text as a broadcast, a mention and a disguised link, so `&`,
+ * `<` and `>` are escaped as Slack asks.
+ * @see https://api.slack.com/reference/surfaces/formatting#escaping
+ */
+export function escapeSlackText(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }

@@ -342,6 +342,30 @@ describe('Discord, the real discord.js client against the fake gateway and REST 
     expect(post?.body).toMatchObject({ allowed_mentions: { roles: [staffRole] } });
   });
 
+  it("re-posts a customer's mentions, masked links and markdown inert in the staff channel", async () => {
+    const asked = fake.sendMessage({
+      channel_id: channel.general,
+      guild_id: guildId,
+      author: customer,
+      ...mention(
+        'This is unacceptable @everyone <@500000000000000001> <@&600000000000000777> see [your order](https://evil.test/login) **now**, I want a manager',
+      ),
+    });
+    const announcement = await until(() =>
+      botMessagesIn(fake, channel.staff).find(
+        (message) => message.content.includes(asked.id) && message.content.includes('evil.test'),
+      ),
+    );
+    for (const raw of ['@everyone', '<@500000000000000001>', '<@&600000000000000777>', '**now**']) {
+      expect(announcement.content).not.toContain(raw);
+    }
+    // A masked link only with its bracket escaped: the address shows, not a label over it.
+    expect(announcement.content).not.toMatch(/(?<!\\)\[your order\]\(/);
+    expect(announcement.content).toContain('\\[your order](https://evil.test/login)');
+    // The bot's own role tag and its link to the thread still work.
+    expect(announcement.content.startsWith(`<@&${staffRole}> **Hand-off**`)).toBe(true);
+  });
+
   it('answers /ask with a deferred response that streams in place', async () => {
     expect(JSON.stringify(fake.commands)).toContain('"name":"ask"');
     const { token } = fake.sendInteraction({

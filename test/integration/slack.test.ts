@@ -270,6 +270,42 @@ describe('Slack over the Events API (HTTP), real Bolt against the fake Web API',
     expect(announcement.text).toContain(`https://fake.slack.test/archives/C0GENERAL/p`);
   });
 
+  it('listens for events on the configured interface only (HOST), not on all of them', async () => {
+    const fakeSlack = await startFakeSlack();
+    const local = createSlackBot({
+      config: configFor(fakeSlack).slack,
+      agent: core.agent,
+      store: core.store,
+      feedback: new FeedbackStore({ store: core.store }),
+    });
+    try {
+      const server = await local.start();
+      expect((server?.address() as AddressInfo).address).toBe('127.0.0.1');
+    } finally {
+      await local.stop();
+      await fakeSlack.close();
+    }
+  });
+
+  it("re-posts a customer's mentions and links inert in the staff channel", async () => {
+    const event = mention(
+      'This is unacceptable <!channel> <!here> <@U0BOSS> see <https://evil.test/login|your order> I want a manager',
+    );
+    await deliver(url, event);
+    const announcement = await until(() =>
+      fake.messages.find((message) => message.channel === 'C0STAFF' && message.text.includes('evil.test')),
+    );
+    for (const raw of ['<!channel>', '<!here>', '<@U0BOSS>', '<https://evil.test']) {
+      expect(announcement.text).not.toContain(raw);
+    }
+    expect(announcement.text).toContain('&lt;!channel&gt; &lt;!here&gt; &lt;@U0BOSS&gt;');
+    // The bot's own mention of the customer and its link to the thread still work.
+    expect(announcement.text).toContain('<@U0CUSTOMER>');
+    expect(announcement.text).toMatch(
+      /<https:\/\/fake\.slack\.test\/archives\/C0GENERAL\/p\d+\|Open the thread>/,
+    );
+  });
+
   it('records a feedback click', async () => {
     const event = mention('Is the skillet dishwasher safe?');
     await deliver(url, event);
