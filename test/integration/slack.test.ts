@@ -280,7 +280,8 @@ describe('Slack over the Events API (HTTP), real Bolt against the fake Web API',
     });
     try {
       const server = await local.start();
-      expect((server?.address() as AddressInfo).address).toBe('127.0.0.1');
+      expect(server).toBeDefined();
+      expect((server?.address() as AddressInfo | undefined)?.address).toBe('127.0.0.1');
     } finally {
       await local.stop();
       await fakeSlack.close();
