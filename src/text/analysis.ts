@@ -72,26 +72,29 @@ export function analyzeTerms(text: string): string[] {
 
 /**
  * The optimal-string-alignment distance between two words (insertions, deletions, substitutions
- * and swaps of adjacent letters), or `maxEdits + 1` as soon as it is known to exceed `maxEdits`.
+ * and swaps of adjacent letters, counted in code points), or `maxEdits + 1` as soon as it is known
+ * to exceed `maxEdits`.
  */
 export function editDistance(left: string, right: string, maxEdits = Number.POSITIVE_INFINITY): number {
-  if (Math.abs(left.length - right.length) > maxEdits) return maxEdits + 1;
   if (left === right) return 0;
-  const width = right.length + 1;
+  const a = [...left];
+  const b = [...right];
+  if (Math.abs(a.length - b.length) > maxEdits) return maxEdits + 1;
+  const width = b.length + 1;
   let beforePrevious = new Array<number>(width).fill(0);
   let previous = Array.from({ length: width }, (_, column) => column);
   let current = new Array<number>(width).fill(0);
-  for (let row = 1; row <= left.length; row++) {
+  for (let row = 1; row <= a.length; row++) {
     current[0] = row;
     let rowMinimum = row;
-    for (let column = 1; column <= right.length; column++) {
-      const cost = left[row - 1] === right[column - 1] ? 0 : 1;
+    for (let column = 1; column <= b.length; column++) {
+      const cost = a[row - 1] === b[column - 1] ? 0 : 1;
       let distance = Math.min(
         (previous[column] as number) + 1,
         (current[column - 1] as number) + 1,
         (previous[column - 1] as number) + cost,
       );
-      if (row > 1 && column > 1 && left[row - 1] === right[column - 2] && left[row - 2] === right[column - 1])
+      if (row > 1 && column > 1 && a[row - 1] === b[column - 2] && a[row - 2] === b[column - 1])
         distance = Math.min(distance, (beforePrevious[column - 2] as number) + 1);
       current[column] = distance;
       if (distance < rowMinimum) rowMinimum = distance;
@@ -99,6 +102,6 @@ export function editDistance(left: string, right: string, maxEdits = Number.POSI
     if (rowMinimum > maxEdits) return maxEdits + 1;
     [beforePrevious, previous, current] = [previous, current, beforePrevious];
   }
-  const distance = previous[right.length] as number;
+  const distance = previous[b.length] as number;
   return distance > maxEdits ? maxEdits + 1 : distance;
 }

@@ -1,3 +1,4 @@
+import { editDistance } from '../../text/analysis.ts';
 import type { KnowledgeChunk } from '../types.ts';
 import type { LexicalAnalyzer } from './lexical-engine.ts';
 
@@ -46,32 +47,7 @@ export function isUsableTerm(term: string): boolean {
  * Bounded: stops as soon as every path is over the limit.
  */
 export function withinEdits(left: string, right: string, maxEdits: number): boolean {
-  const a = [...left];
-  const b = [...right];
-  if (Math.abs(a.length - b.length) > maxEdits) return false;
-  let before = new Array<number>(b.length + 1).fill(0);
-  let previous = Array.from({ length: b.length + 1 }, (_, index) => index);
-  for (let i = 1; i <= a.length; i++) {
-    const current = new Array<number>(b.length + 1).fill(0);
-    current[0] = i;
-    let rowMinimum = current[0];
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let value = Math.min(
-        (previous[j] as number) + 1,
-        (current[j - 1] as number) + 1,
-        (previous[j - 1] as number) + cost,
-      );
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
-        value = Math.min(value, (before[j - 2] as number) + 1);
-      current[j] = value;
-      rowMinimum = Math.min(rowMinimum, value);
-    }
-    if (rowMinimum > maxEdits) return false;
-    before = previous;
-    previous = current;
-  }
-  return (previous[b.length] as number) <= maxEdits;
+  return editDistance(left, right, maxEdits) <= maxEdits;
 }
 
 /** `postgres://user:secret@host/db` → `postgres://user:***@host/db`: safe to log. */
