@@ -3,7 +3,6 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.ts';
 import { LexicalIndexUnavailableError } from '../../src/errors.ts';
@@ -13,6 +12,7 @@ import type { LexicalEngine } from '../../src/knowledge/lexical/lexical-engine.t
 import { PostgresLexicalEngine } from '../../src/knowledge/lexical/postgres-lexical-engine.ts';
 import { SqliteLexicalEngine } from '../../src/knowledge/lexical/sqlite-lexical-engine.ts';
 import type { KnowledgeChunk } from '../../src/knowledge/types.ts';
+import { dropSchema } from '../support/helpers.ts';
 
 const databaseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const schema = `lexical_it_${process.pid}_${Date.now()}`;
@@ -76,11 +76,8 @@ const engines: { name: string; open: () => Promise<LexicalEngine> }[] = [
 
 afterAll(async () => {
   rmSync(workDir, { recursive: true, force: true });
-  const client = new pg.Client({ connectionString: databaseUrl });
-  await client.connect();
   // Only this run's own schema.
-  await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-  await client.end();
+  await dropSchema(databaseUrl, schema);
 });
 
 describe.each(engines)('the $name lexical engine', ({ name, open }) => {

@@ -1,7 +1,6 @@
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadConfig, projectRoot } from '../../src/config/load.ts';
 import { readDocuments } from '../../src/knowledge/document-reader.ts';
@@ -9,23 +8,13 @@ import { lexicalAnalyzer } from '../../src/knowledge/hybrid-ranking.ts';
 import { ingestDocuments } from '../../src/knowledge/ingest.ts';
 import { createKnowledgeBase, type KnowledgeBase } from '../../src/knowledge/knowledge-base.ts';
 import { OfflineEmbedder } from '../../src/llm/offline-embedder.ts';
+import { dropSchema, recordingLogger } from '../support/helpers.ts';
 
 const chromaUrl = inject('chromaUrl');
 const databaseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const schema = `lexical_rt_${process.pid}_${Date.now()}`;
 const workDir = mkdtempSync(path.join(tmpdir(), 'lexical-rt-'));
 const embedder = new OfflineEmbedder();
-
-/** A logger that keeps what it is given, to count the lines a rebuild writes. */
-function recordingLogger() {
-  const lines: { level: string; message: string }[] = [];
-  const record = (level: string) => (fields: object | string, message?: string) =>
-    lines.push({ level, message: typeof fields === 'string' ? fields : (message ?? '') });
-  return {
-    lines,
-    logger: { info: record('info'), warn: record('warn'), error: record('error'), debug: record('debug') },
-  };
-}
 
 function configFor(collection: string, env: Record<string, string> = {}) {
   return loadConfig({
@@ -36,10 +25,8 @@ function configFor(collection: string, env: Record<string, string> = {}) {
 
 afterAll(async () => {
   rmSync(workDir, { recursive: true, force: true });
-  const client = new pg.Client({ connectionString: databaseUrl });
-  await client.connect();
-  await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-  await client.end();
+  // Only this run's own schema.
+  await dropSchema(databaseUrl, schema);
 });
 
 const variants: { engine: string; env: Record<string, string> }[] = [

@@ -2,9 +2,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { startChromaServer } from '../../src/knowledge/chroma-launcher.ts';
+import { dropSchema } from './helpers.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -55,14 +55,7 @@ function isolatePostgres(): () => Promise<void> {
   const schema = `it_run_${process.pid}`;
   process.env.KB_POSTGRES_SCHEMA = schema;
   return async () => {
-    const client = new pg.Client({ connectionString: url });
-    try {
-      await client.connect();
-      await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    } catch {
-      // PostgreSQL already gone: nothing of ours is left to drop there.
-    } finally {
-      await client.end().catch(() => undefined);
-    }
+    // PostgreSQL already gone: nothing of ours is left to drop there.
+    await dropSchema(url, schema).catch(() => undefined);
   };
 }

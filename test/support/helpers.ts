@@ -1,4 +1,5 @@
 import path from 'node:path';
+import pg from 'pg';
 import type { SupportBot } from '../../src/app.ts';
 import { projectRoot } from '../../src/config/load.ts';
 import { syncKnowledgeSource } from '../../src/knowledge/sync-source.ts';
@@ -78,4 +79,15 @@ export async function closeCore(core: SupportBot | undefined): Promise<void> {
   if (!core) return;
   await (await core.knowledgeBase.store()).drop().catch(() => undefined);
   await core.close();
+}
+
+/** Drops one PostgreSQL schema a test run created (never anything else), with what it holds. */
+export async function dropSchema(databaseUrl: string, schema: string): Promise<void> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  try {
+    await client.connect();
+    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
 }

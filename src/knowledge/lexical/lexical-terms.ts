@@ -1,6 +1,6 @@
 import { editDistance } from '../../text/analysis.ts';
 import type { KnowledgeChunk } from '../types.ts';
-import type { LexicalAnalyzer } from './lexical-engine.ts';
+import type { LexicalAnalyzer, LexicalHit } from './lexical-engine.ts';
 
 /** Most distinct terms of one query sent to an engine: a pasted log of 10,000 characters stays one bounded query. */
 export const maxQueryTerms = 64;
@@ -92,4 +92,32 @@ export function selectQueryTerms(
     postings += documents;
   }
   return selected;
+}
+
+/** A search result row as both engines select it (snake_case columns and the engine's score). */
+export interface ChunkRow {
+  id: string;
+  document_id: string;
+  title: string;
+  heading_path: string;
+  text: string;
+  url: string | null;
+  chunk_index: number;
+  score: number;
+}
+
+/** A search result row as a {@link LexicalHit}. */
+export function toLexicalHit(row: ChunkRow): LexicalHit {
+  return {
+    chunk: {
+      id: row.id,
+      documentId: row.document_id,
+      title: row.title,
+      headingPath: row.heading_path,
+      text: row.text,
+      index: row.chunk_index,
+      ...(row.url ? { url: row.url } : {}),
+    },
+    score: row.score,
+  };
 }

@@ -15,10 +15,12 @@ import {
 } from './lexical-engine.ts';
 import {
   analyzeChunk,
+  type ChunkRow,
   isUsableTerm,
   maskUrl,
   queryTerms,
   selectQueryTerms,
+  toLexicalHit,
   withinEdits,
 } from './lexical-terms.ts';
 
@@ -65,17 +67,6 @@ const vacuumEvery = 50_000;
 
 /** See {@link PostgresLexicalEngineOptions.maxPostings}. */
 const defaultPostgresMaxPostings = 6_000;
-
-interface ChunkRow {
-  id: string;
-  document_id: string;
-  title: string;
-  heading_path: string;
-  text: string;
-  url: string | null;
-  chunk_index: number;
-  score: number;
-}
 
 /**
  * The lexical index in PostgreSQL, shared by every bot instance: per collection, in a configurable
@@ -416,18 +407,7 @@ export class PostgresLexicalEngine implements LexicalEngine {
        ORDER BY best.score DESC, c.id`,
       [selected, idf, averageLength, k],
     );
-    return result.rows.map((row) => ({
-      chunk: {
-        id: row.id,
-        documentId: row.document_id,
-        title: row.title,
-        headingPath: row.heading_path,
-        text: row.text,
-        index: row.chunk_index,
-        ...(row.url ? { url: row.url } : {}),
-      },
-      score: row.score,
-    }));
+    return result.rows.map(toLexicalHit);
   }
 
   async documentFrequencies(terms: readonly string[]): Promise<Map<string, number>> {

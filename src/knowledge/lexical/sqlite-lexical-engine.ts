@@ -16,10 +16,12 @@ import {
 } from './lexical-engine.ts';
 import {
   analyzeChunk,
+  type ChunkRow,
   defaultMaxPostings,
   isUsableTerm,
   queryTerms,
   selectQueryTerms,
+  toLexicalHit,
   withinEdits,
 } from './lexical-terms.ts';
 
@@ -64,17 +66,6 @@ const schema = `
 
 /** Candidates read from the trigram index per {@link SqliteLexicalEngine.similarTerms} call. */
 const similarCandidates = 500;
-
-interface ChunkRow {
-  id: string;
-  document_id: string;
-  title: string;
-  heading_path: string;
-  text: string;
-  url: string | null;
-  chunk_index: number;
-  score: number;
-}
 
 interface Lease {
   owner: string;
@@ -264,18 +255,9 @@ export class SqliteLexicalEngine implements LexicalEngine {
         );
       const query = matchExpression(selectQueryTerms(frequencies, total, this.#maxPostings));
       if (query === '') return [];
-      return (this.#statements.search.all({ query, k, title, headings, body }) as ChunkRow[]).map((row) => ({
-        chunk: {
-          id: row.id,
-          documentId: row.document_id,
-          title: row.title,
-          headingPath: row.heading_path,
-          text: row.text,
-          index: row.chunk_index,
-          ...(row.url ? { url: row.url } : {}),
-        },
-        score: row.score,
-      }));
+      return (this.#statements.search.all({ query, k, title, headings, body }) as ChunkRow[]).map(
+        toLexicalHit,
+      );
     });
   }
 
