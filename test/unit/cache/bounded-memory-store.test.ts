@@ -16,4 +16,21 @@ describe('BoundedMemoryStore', () => {
     expect(await keyv.get('a')).toBe(1);
     expect(await keyv.get('d')).toBe(4);
   });
+
+  it('keeps the values within maxBytes, however few keys they are, dropping the least recently used', async () => {
+    const maxBytes = 256 * 1024;
+    const store = new BoundedMemoryStore(20_000, { maxBytes });
+    const keyv = new Keyv({ store, namespace: 'test' });
+    const answer = 'Refunds reach the original payment method within 5-7 business days. '.repeat(60);
+    for (let index = 0; index < 1_000; index++) await keyv.set(`answer-${index}`, { text: answer });
+    // About 8 KB each: a few dozen fit, far below the 20,000-key bound.
+    expect(store.size).toBeLessThan(40);
+    expect(store.size).toBeGreaterThan(10);
+    expect(store.bytes).toBeLessThanOrEqual(maxBytes);
+    expect(await keyv.get('answer-999')).toEqual({ text: answer });
+    expect(await keyv.get('answer-0')).toBeUndefined();
+    await keyv.delete('answer-999');
+    await keyv.clear();
+    expect(store.bytes).toBe(0);
+  });
 });
