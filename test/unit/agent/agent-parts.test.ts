@@ -94,8 +94,14 @@ describe('answer validation', () => {
     const passages = [passage('You can return most items within 30 days of delivery in original packaging.')];
     expect(checkAnswer('You can return most items within **30 days** of delivery [1].', passages)).toEqual({
       ok: true,
+      admitsNotKnowing: false,
+      offersPerson: false,
     });
-    expect(checkAnswer("I don't know that, sorry.", passages)).toEqual({ ok: true });
+    expect(checkAnswer("I don't know that, sorry.", passages)).toEqual({
+      ok: true,
+      admitsNotKnowing: true,
+      offersPerson: false,
+    });
     expect(checkAnswer('   ', passages)).toEqual({ ok: false, reason: 'empty' });
     expect(
       checkAnswer('Our spaceships launch from Mars every Tuesday with free champagne.', passages),
