@@ -35,6 +35,20 @@ export class ChromaUnavailableError extends SupportBotError {
   }
 }
 
+/** The knowledge base did not answer within its deadline (a frozen or overloaded Chroma). */
+export class KnowledgeBaseTimeoutError extends SupportBotError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('knowledge_timeout', message, { ...options, retryable: true });
+  }
+}
+
+/** Calls to the knowledge base fail at once: it failed several times in a row and has not answered since. */
+export class KnowledgeBaseUnavailableError extends SupportBotError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('knowledge_unavailable', message, { ...options, retryable: true });
+  }
+}
+
 /** The collection was built by another embedder (or dimension) than the one configured now. */
 export class EmbedderMismatchError extends SupportBotError {
   /** What the collection was ingested from, as recorded by the last ingest. */
@@ -54,6 +68,25 @@ export class LexicalIndexUnavailableError extends SupportBotError {
   constructor(location: string, message: string, options: { cause?: unknown } = {}) {
     super('lexical_index_unreachable', message, { ...options, retryable: true });
     this.location = location;
+  }
+}
+
+/**
+ * A call to the shared key-value store (Redis) failed: `store_timeout` when it missed its deadline
+ * (a frozen or overloaded server), `store_unavailable` when it was refused, the connection is down
+ * or the circuit is open. The store degrades instead of passing it on; see `ResilientStore`.
+ */
+export class StoreUnavailableError extends SupportBotError {
+  /** `get`, `set`, `delete`, `claim`, `probe` or `replay`. */
+  readonly operation: string;
+  constructor(
+    code: 'store_timeout' | 'store_unavailable',
+    operation: string,
+    message: string,
+    options: { cause?: unknown } = {},
+  ) {
+    super(code, message, { ...options, retryable: true });
+    this.operation = operation;
   }
 }
 

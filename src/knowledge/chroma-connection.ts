@@ -34,6 +34,9 @@ export class ChromaConnection {
   readonly #options: ChromaConnectionOptions;
   #handle: Promise<ChromaHandle> | undefined;
   #server: ChromaServer | undefined;
+  #closed = false;
+  #restarts = 0;
+  #restartTimer: NodeJS.Timeout | undefined;
 
   constructor(options: ChromaConnectionOptions) {
     this.#options = options;
@@ -49,17 +52,11 @@ export class ChromaConnection {
   }
 
   async #connect(): Promise<ChromaHandle> {
-    const { dataDir, runtimeCacheDir, logger } = this.#options;
+    const { logger } = this.#options;
     let url = this.#options.url;
     if (!url) {
-      const startServer = this.#options.startServer ?? startChromaServer;
-      this.#server = await startServer({
-        dataDir: path.join(dataDir, 'chroma'),
-        runtimeCacheDir,
-        logFile: path.join(dataDir, 'logs', 'chroma.log'),
-        startTimeoutMs: this.#options.startTimeoutMs ?? 60_000,
-        ...(logger ? { logger } : {}),
-      });
+      this.#closed = false;
+      this.#server = await this.#startServer();
       url = this.#server.url;
     }
     const client = createClient(url);
@@ -76,8 +73,64 @@ export class ChromaConnection {
     return { client, url };
   }
 
+  /** Starts the embedded server, on `port` when given (a restart keeps the clients' URL). */
+  async #startServer(port?: number): Promise<ChromaServer> {
+    const { dataDir, runtimeCacheDir, logger } = this.#options;
+    const startServer = this.#options.startServer ?? startChromaServer;
+    const server = await startServer({
+      dataDir: path.join(dataDir, 'chroma'),
+      runtimeCacheDir,
+      logFile: path.join(dataDir, 'logs', 'chroma.log'),
+      startTimeoutMs: this.#options.startTimeoutMs ?? 60_000,
+      ...(port ? { port } : {}),
+      ...(logger ? { logger } : {}),
+    });
+    void server.exited.then((how) => this.#onExit(server, how));
+    return server;
+  }
+
+  /**
+   * The embedded server died under us (killed, out of memory): it is started again on the same
+   * port, so every client keeps working once it is up; meanwhile questions are handed over as
+   * during any outage. Attempts back off from 1 s to 30 s.
+   */
+  #onExit(server: ChromaServer, how: string): void {
+    if (this.#closed || this.#server !== server) return;
+    const delayMs = Math.min(30_000, 1_000 * 2 ** this.#restarts);
+    this.#restarts++;
+    this.#options.logger?.warn(
+      { url: server.url, how, retryInMs: delayMs },
+      `the embedded Chroma server stopped (${how}); starting it again in ${delayMs} ms`,
+    );
+    this.#restartTimer = setTimeout(() => {
+      this.#restartTimer = undefined;
+      if (this.#closed || this.#server !== server) return;
+      this.#startServer(server.port).then(
+        (restarted) => {
+          if (this.#closed) return void restarted.stop();
+          this.#server = restarted;
+          this.#restarts = 0;
+          this.#options.logger?.info(
+            { url: restarted.url, pid: restarted.pid },
+            'embedded Chroma server restarted',
+          );
+        },
+        (error: unknown) => {
+          this.#options.logger?.error(
+            { err: error },
+            `the embedded Chroma server could not be restarted: ${error instanceof Error ? error.message : String(error)}`,
+          );
+          this.#onExit(server, how);
+        },
+      );
+    }, delayMs);
+    this.#restartTimer.unref();
+  }
+
   /** Stops the embedded server, if this connection started one. */
   async close(): Promise<void> {
+    this.#closed = true;
+    clearTimeout(this.#restartTimer);
     const server = this.#server;
     this.#server = undefined;
     this.#handle = undefined;

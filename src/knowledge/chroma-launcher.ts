@@ -33,6 +33,8 @@ export interface ChromaServer {
   readonly port: number;
   /** Process id of the server, which also leads its process group. */
   readonly pid: number;
+  /** Settles when the server process has exited, with how it ended (`exit code 1`, `signal SIGKILL`). */
+  readonly exited: Promise<string>;
   /** Ends the server's process group; safe to call more than once, later calls share the first's result. */
   stop(): Promise<void>;
 }
@@ -234,8 +236,11 @@ async function onSignal(signal: keyof typeof signalExitCodes): Promise<void> {
     return;
   }
   signalled = true;
+  // The application's own handler stops its servers once its answers have ended (the bot's
+  // shutdown gives streaming answers a grace, and they may still search): not before.
+  if (!ownsExit) return;
   await Promise.allSettled([...runningServers].map((server) => server.stop()));
-  if (ownsExit) process.exit(signalExitCodes[signal]);
+  process.exit(signalExitCodes[signal]);
 }
 
 function killAllNow(): void {

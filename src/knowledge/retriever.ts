@@ -101,11 +101,16 @@ export class Retriever {
     this.#lexical = this.#settings.hybrid ? options.lexical : undefined;
   }
 
-  /** The knowledge-base version, re-read from the store at most every `versionCheckIntervalMs`. */
+  /**
+   * The knowledge-base version, re-read from the store at most every `versionCheckIntervalMs`. Once
+   * one is known, a due re-read runs in the background and the known version answers meanwhile, so
+   * a stalled store never holds a question at its cache lookup (nor a greeting behind it).
+   */
   async version(): Promise<string> {
     const now = this.#settings.now();
-    if (this.#version && now - this.#version.checkedAt < this.#settings.versionCheckIntervalMs)
-      return this.#version.value;
+    const known = this.#version;
+    // Math.abs: a clock set back re-reads too, rather than trusting the version until it catches up.
+    if (known && Math.abs(now - known.checkedAt) < this.#settings.versionCheckIntervalMs) return known.value;
     this.#versionRead ??= this.#store
       .info()
       .then((info) => {
@@ -115,7 +120,9 @@ export class Retriever {
       .finally(() => {
         this.#versionRead = undefined;
       });
-    return this.#versionRead;
+    if (!known) return this.#versionRead;
+    this.#versionRead.catch(() => undefined);
+    return known.value;
   }
 
   /** Forgets the cached version and index check, e.g. right after an ingest in this process. */

@@ -71,6 +71,7 @@ export function createChatModels(options: CreateChatModelsOptions): ChatModels {
       temperature: llm.answerTemperature,
       maxTokens: llm.maxAnswerTokens,
       idleTimeoutMs: llm.streamIdleTimeoutSeconds * 1000,
+      firstTokenTimeoutMs: llm.firstTokenTimeoutSeconds * 1000,
     }),
     classifier: new HybridIntentClassifier({
       local,

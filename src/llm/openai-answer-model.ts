@@ -21,6 +21,11 @@ export interface OpenAIAnswerModelOptions {
   maxTokens?: number;
   /** A stream silent for this long is abandoned with a {@link ModelError}. @defaultValue 20_000 */
   idleTimeoutMs?: number;
+  /**
+   * The first token's whole budget, the SDK's retries included: past it the request is abandoned
+   * with a {@link ModelError}, so a model that hangs costs one bounded wait. @defaultValue 10_000
+   */
+  firstTokenTimeoutMs?: number;
 }
 
 /**
@@ -39,6 +44,7 @@ export class OpenAIAnswerModel implements AnswerModel {
   readonly #temperature: number;
   readonly #maxTokens: number;
   readonly #idleTimeoutMs: number;
+  readonly #firstTokenTimeoutMs: number;
 
   constructor(options: OpenAIAnswerModelOptions) {
     this.#client = options.client;
@@ -46,6 +52,7 @@ export class OpenAIAnswerModel implements AnswerModel {
     this.#temperature = options.temperature ?? 0.2;
     this.#maxTokens = options.maxTokens ?? 700;
     this.#idleTimeoutMs = options.idleTimeoutMs ?? 20_000;
+    this.#firstTokenTimeoutMs = options.firstTokenTimeoutMs ?? 10_000;
     this.id = `openai:${this.#model}`;
   }
 
@@ -53,9 +60,19 @@ export class OpenAIAnswerModel implements AnswerModel {
     const idle = new AbortController();
     const signal = request.signal ? AbortSignal.any([request.signal, idle.signal]) : idle.signal;
     let timer: NodeJS.Timeout | undefined;
+    // Which deadline ended the stream, for the error: the first token's or the idle one.
+    let expired: number | undefined;
+    const expire = (ms: number) => () => {
+      expired = ms;
+      idle.abort();
+    };
+    let firstToken: NodeJS.Timeout | undefined = setTimeout(
+      expire(this.#firstTokenTimeoutMs),
+      this.#firstTokenTimeoutMs,
+    );
     const armIdleTimer = () => {
       clearTimeout(timer);
-      timer = setTimeout(() => idle.abort(), this.#idleTimeoutMs);
+      timer = setTimeout(expire(this.#idleTimeoutMs), this.#idleTimeoutMs);
     };
 
     const messages: OpenAI.ChatCompletionMessageParam[] = [
@@ -87,7 +104,11 @@ export class OpenAIAnswerModel implements AnswerModel {
         armIdleTimer();
         const choice = chunk.choices[0];
         const text = choice?.delta.content;
-        if (text) yield { type: 'delta', text };
+        if (text) {
+          clearTimeout(firstToken);
+          firstToken = undefined;
+          yield { type: 'delta', text };
+        }
         if (choice?.finish_reason) end = { ...end, finishReason: choice.finish_reason as FinishReason };
         if (chunk.usage) {
           end = {
@@ -102,13 +123,14 @@ export class OpenAIAnswerModel implements AnswerModel {
       }
     } catch (error) {
       if (request.signal?.aborted) throw request.signal.reason;
-      throw toModelError(error, this.#model, idle.signal.aborted ? this.#idleTimeoutMs : undefined);
+      throw toModelError(error, this.#model, idle.signal.aborted ? expired : undefined);
     } finally {
       clearTimeout(timer);
+      clearTimeout(firstToken);
     }
     // The SDK ends the loop quietly when its signal aborts mid-stream.
     if (request.signal?.aborted) throw request.signal.reason;
-    if (idle.signal.aborted) throw toModelError(undefined, this.#model, this.#idleTimeoutMs);
+    if (idle.signal.aborted) throw toModelError(undefined, this.#model, expired);
     yield end;
   }
 }
