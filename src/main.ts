@@ -8,7 +8,10 @@ import { syncKnowledgeSource } from './knowledge/sync-source.ts';
 import { PlatformSupervisor, type SupervisedPlatform } from './lifecycle/platform-supervisor.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
 
-/** How long shutdown may take before the process exits anyway (Chroma is killed either way). */
+/**
+ * How long shutdown may take, beyond the grace the HTTP answers get (`http.shutdownGraceMs`),
+ * before the process exits anyway (Chroma is killed either way).
+ */
 const shutdownGraceMs = 10_000;
 
 /**
@@ -35,25 +38,35 @@ async function main(): Promise<void> {
       metrics: core.metrics,
       logger,
       maxBodyBytes: config.http.maxBodyBytes,
+      headersTimeoutMs: config.http.headersTimeoutMs,
+      requestTimeoutMs: config.http.requestTimeoutMs,
+      bodyTimeoutMs: config.http.bodyTimeoutMs,
+      maxConnections: config.http.maxConnections,
+      shutdownNote: core.prompts.replies.restarting,
       health: () => core.health(),
     });
 
     const supervisors: PlatformSupervisor[] = [];
     let stopping = false;
     const shutdown = async (signal: NodeJS.Signals) => {
-      if (stopping) return;
+      // A second signal (Ctrl-C twice) does not wait for the answers.
+      if (stopping) process.exit(signal === 'SIGINT' ? 130 : 143);
       stopping = true;
       log.info({ signal }, 'shutting down');
-      server.close();
-      server.closeAllConnections();
+      // No new work anywhere; answers streaming on every platform end with their text and a note.
       await withDeadline(
-        Promise.allSettled(supervisors.map((supervisor) => supervisor.stop())).then(() => core.close()),
-        shutdownGraceMs,
+        Promise.allSettled([
+          server.shutdown(config.http.shutdownGraceMs),
+          ...supervisors.map((supervisor) => supervisor.stop()),
+        ]).then(() => core.close()),
+        config.http.shutdownGraceMs + shutdownGraceMs,
       );
       process.exit(signal === 'SIGINT' ? 130 : 143);
     };
-    process.once('SIGINT', shutdown);
-    process.once('SIGTERM', shutdown);
+    // `on`, not `once`: a handler still listening tells the Chroma launcher's own signal handler
+    // that the exit is ours to make, after the answers have ended.
+    process.on('SIGINT', shutdown);
+    process.on('SIGTERM', shutdown);
 
     const started = performance.now();
     const report = await syncKnowledgeSource({
@@ -131,6 +144,7 @@ async function configuredPlatforms(bot: SupportBot, logger: Logger): Promise<Sup
         metrics: bot.metrics,
         logger,
         health: bot.components.reporter('slack'),
+        restartNote: bot.prompts.replies.restarting,
       });
       platforms.push({
         name: 'slack',
@@ -156,6 +170,7 @@ async function configuredPlatforms(bot: SupportBot, logger: Logger): Promise<Sup
         metrics: bot.metrics,
         logger,
         health: bot.components.reporter('discord'),
+        restartNote: bot.prompts.replies.restarting,
       });
       platforms.push({ name: 'discord', start: () => discord.start(), stop: () => discord.stop() });
     } catch (error) {
@@ -176,6 +191,7 @@ async function runShard(bot: SupportBot, logger: Logger): Promise<void> {
     metrics: bot.metrics,
     logger,
     health: bot.components.reporter('discord'),
+    restartNote: bot.prompts.replies.restarting,
   });
   const supervisor = new PlatformSupervisor({
     platform: { name: 'discord', start: () => discord.start(), stop: () => discord.stop() },
@@ -183,15 +199,20 @@ async function runShard(bot: SupportBot, logger: Logger): Promise<void> {
     logger,
     metrics: bot.metrics,
   });
+  let stopping = false;
   const shutdown = async () => {
+    // A second signal does not wait for the answers.
+    if (stopping) process.exit(0);
+    stopping = true;
     await withDeadline(
       supervisor.stop().then(() => bot.close()),
       shutdownGraceMs,
     );
     process.exit(0);
   };
-  process.once('SIGINT', shutdown);
-  process.once('SIGTERM', shutdown);
+  // `on`, not `once`, as in main(): the exit is ours to make, after the answers have ended.
+  process.on('SIGINT', shutdown);
+  process.on('SIGTERM', shutdown);
   // The manager kills its children when it exits; a lost IPC channel means it is gone.
   process.once('disconnect', shutdown);
   await supervisor.start();

@@ -7,6 +7,7 @@ import { projectRoot } from '../../src/config/load.ts';
 import { toSupportBotError } from '../../src/errors.ts';
 import type { LoggerLike } from '../../src/observability/logger-like.ts';
 import type { Metrics } from '../../src/observability/metrics.ts';
+import { balanceMarkdown } from '../../src/reply/markdown.ts';
 
 /** Options of {@link createHttpAdapter}. */
 export interface HttpAdapterOptions {
@@ -17,7 +18,70 @@ export interface HttpAdapterOptions {
   maxBodyBytes?: number;
   /** Reports whether the parts the bot needs are up. */
   health?: () => Promise<{ ok: boolean; [detail: string]: unknown }>;
+  /**
+   * Longest wait for a request's headers; a slower client gets 408 and is closed.
+   * @defaultValue 10_000
+   * @see https://nodejs.org/api/http.html#serverheaderstimeout
+   */
+  headersTimeoutMs?: number;
+  /**
+   * Longest wait for a whole request, headers and body: Node's `requestTimeout`, which covers
+   * receiving the request only, never the answer streamed back. At least `headersTimeoutMs`.
+   * @defaultValue 30_000
+   * @see https://nodejs.org/api/http.html#serverrequesttimeout
+   */
+  requestTimeoutMs?: number;
+  /**
+   * Longest wait for a message's body once its headers are in; a body still arriving then (a
+   * client dripping it byte by byte) gets 408 and its connection is closed. @defaultValue 10_000
+   */
+  bodyTimeoutMs?: number;
+  /**
+   * Connections open at once; Node closes any beyond it as soon as they are accepted.
+   * @defaultValue 1_000
+   * @see https://nodejs.org/api/net.html#servermaxconnections
+   */
+  maxConnections?: number;
+  /** Ends an answer that {@link HttpAdapter.shutdown} cut short, after the text so far. */
+  shutdownNote?: string;
 }
+
+/** The HTTP server, and how to stop it without cutting answers off mid-sentence. */
+export interface HttpAdapter extends Server {
+  /**
+   * Stops taking work: the listener closes, idle connections go, a new request on an open one
+   * gets 503. Answers still streaming have `graceMs` to finish; then each ends with its text so
+   * far, `shutdownNote` and a final `answer-end` (`degraded: "shutdown"`). Resolves once every
+   * connection is closed, at most about a second after the grace.
+   */
+  shutdown(graceMs?: number): Promise<void>;
+  /** Answers streaming now. */
+  activeStreams(): number;
+}
+
+const defaults = {
+  maxBodyBytes: 65_536,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  bodyTimeoutMs: 10_000,
+  maxConnections: 1_000,
+  shutdownNote: '_(The bot is restarting; please ask again.)_',
+} as const satisfies Required<
+  Pick<
+    HttpAdapterOptions,
+    | 'maxBodyBytes'
+    | 'headersTimeoutMs'
+    | 'requestTimeoutMs'
+    | 'bodyTimeoutMs'
+    | 'maxConnections'
+    | 'shutdownNote'
+  >
+>;
+
+/** How long {@link HttpAdapter.shutdown} gives streaming answers by default. */
+const defaultShutdownGraceMs = 5_000;
+/** After the cut: time for the last events to reach the clients before sockets are destroyed. */
+const flushMs = 1_000;
 
 // From the project folder, so the compiled server (dist/) serves the same page.
 const webChat = readFileSync(path.join(projectRoot, 'adapters/http/public/index.html'), 'utf8');
@@ -37,24 +101,44 @@ class HttpError extends Error {
  * (`answer-start`, `answer-delta`…, `answer-end`), `GET /healthz`, `GET /metrics` (Prometheus),
  * and the chat page at `/`.
  */
-export function createHttpAdapter(options: HttpAdapterOptions): Server {
-  const maxBodyBytes = options.maxBodyBytes ?? 65_536;
-  const server = createServer((request, response) => {
-    route(request, response).catch((error: unknown) => {
-      if (error instanceof HttpError)
-        return sendJson(response, error.status, { error: { code: error.code, message: error.message } });
-      const wrapped = toSupportBotError(error);
-      options.logger?.error({ err: wrapped }, 'http request failed');
-      if (!response.headersSent)
-        sendJson(response, 500, { error: { code: 'internal', message: 'Something went wrong.' } });
-      else response.end();
-    });
-  });
-  // Streams stay open for as long as an answer takes.
-  server.requestTimeout = 0;
+export function createHttpAdapter(options: HttpAdapterOptions): HttpAdapter {
+  const settings = { ...defaults, ...definedOnly(options) };
+  const headersTimeout = settings.headersTimeoutMs;
+  const server = createServer(
+    {
+      headersTimeout,
+      requestTimeout: Math.max(settings.requestTimeoutMs, headersTimeout),
+      // Node checks both timeouts only this often (30 s by default).
+      connectionsCheckingInterval: Math.min(1_000, headersTimeout),
+    },
+    (request, response) => {
+      route(request, response).catch((error: unknown) => {
+        if (error instanceof HttpError) {
+          // A request that broke off mid-body cannot be read to its end: its connection goes.
+          if (error.status === 408) response.setHeader('connection', 'close');
+          return sendJson(response, error.status, { error: { code: error.code, message: error.message } });
+        }
+        const wrapped = toSupportBotError(error);
+        options.logger?.error({ err: wrapped }, 'http request failed');
+        if (!response.headersSent)
+          sendJson(response, 500, { error: { code: 'internal', message: 'Something went wrong.' } });
+        else response.end();
+      });
+    },
+  );
   server.keepAliveTimeout = 5_000;
+  server.maxConnections = settings.maxConnections;
+  /** Answers streaming now, each with the function that ends it early with the note. */
+  const streams = new Set<() => void>();
+  let draining = false;
+  /** Set by shutdown(): called when the last answer streaming has ended. */
+  let drained: (() => void) | undefined;
 
   async function route(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    if (draining) {
+      response.setHeader('connection', 'close');
+      throw new HttpError(503, 'shutting_down', 'The bot is restarting; please ask again in a moment.');
+    }
     const path = new URL(request.url ?? '/', 'http://localhost').pathname;
     if (path === '/' || path === '/index.html') {
       allow(request, 'GET');
@@ -94,9 +178,15 @@ export function createHttpAdapter(options: HttpAdapterOptions): Server {
         'Send the message as JSON (content-type: application/json).',
       );
     }
-    const body = parseMessage(await readBody(request, maxBodyBytes));
+    const body = parseMessage(await readBody(request, settings.maxBodyBytes, settings.bodyTimeoutMs));
+    if (draining) {
+      // The body was still arriving when shutdown began.
+      response.setHeader('connection', 'close');
+      throw new HttpError(503, 'shutting_down', 'The bot is restarting; please ask again in a moment.');
+    }
     const conversationId = body.conversationId ?? randomUUID();
     const abort = new AbortController();
+    const socket = request.socket;
     response.on('close', () => {
       if (!response.writableFinished) abort.abort(new Error('client disconnected'));
     });
@@ -107,11 +197,50 @@ export function createHttpAdapter(options: HttpAdapterOptions): Server {
       'x-accel-buffering': 'no',
     });
     response.flushHeaders();
-    const send = (event: AgentEvent) => {
-      const { type: name, ...data } = event;
-      const payload = name === 'answer-start' ? { ...data, conversationId } : data;
+    const started = performance.now();
+    let start: (AgentEvent & { type: 'answer-start' }) | undefined;
+    let streamed = '';
+    let ended = false;
+    const write = (name: string, payload: unknown) =>
       response.write(`event: ${name}\ndata: ${JSON.stringify(payload)}\n\n`);
+    const send = (event: AgentEvent) => {
+      if (ended) return;
+      const { type: name, ...data } = event;
+      if (event.type === 'answer-start') start = event;
+      else if (event.type === 'answer-delta') streamed += event.text;
+      else if (event.type === 'answer-end') ended = true;
+      write(name, name === 'answer-start' ? { ...data, conversationId } : data);
     };
+    const cut = () => {
+      if (ended || response.writableEnded) return;
+      ended = true;
+      const turnId = start?.turnId ?? randomUUID();
+      const described = {
+        turnId,
+        intent: start?.intent ?? 'other',
+        cache: start?.cache ?? 'bypass',
+        ...(start ? { provider: start.provider } : {}),
+      };
+      if (!start) write('answer-start', { ...described, intentSource: 'rule', conversationId });
+      // What the customer saw, with the markup it had opened closed (a cut bold, link or fence).
+      const shown = balanceMarkdown(streamed).trimEnd();
+      write('answer-end', {
+        ...described,
+        text: shown ? `${shown}\n\n${settings.shutdownNote}` : settings.shutdownNote,
+        sources: [],
+        degraded: 'shutdown',
+        timings: { totalMs: Math.round(performance.now() - started) },
+        usage: [],
+        costUsd: 0,
+      });
+      abort.abort(new Error('shutting down'));
+      response.end();
+    };
+    streams.add(cut);
+    // While draining, a finished answer's connection closes instead of waiting for another request.
+    response.once('finish', () => {
+      if (draining) socket.end();
+    });
     try {
       for await (const event of options.agent.handle(
         {
@@ -130,15 +259,36 @@ export function createHttpAdapter(options: HttpAdapterOptions): Server {
     } catch (error) {
       if (!abort.signal.aborted) {
         options.logger?.error({ err: toSupportBotError(error) }, 'answer stream failed');
-        response.write(
-          `event: error\ndata: ${JSON.stringify({ code: 'internal', message: 'The answer failed.' })}\n\n`,
-        );
+        write('error', { code: 'internal', message: 'The answer failed.' });
       }
+    } finally {
+      streams.delete(cut);
+      if (streams.size === 0) drained?.();
     }
     response.end();
   }
 
-  return server;
+  async function shutdown(graceMs = defaultShutdownGraceMs): Promise<void> {
+    draining = true;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    if (streams.size > 0) {
+      let grace: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve) => {
+        drained = resolve;
+        grace = setTimeout(resolve, graceMs);
+      });
+      clearTimeout(grace);
+    }
+    if (streams.size > 0) options.logger?.info({ streams: streams.size }, 'answers cut short by shutdown');
+    for (const cut of [...streams]) cut();
+    server.closeIdleConnections();
+    const flushed = setTimeout(() => server.closeAllConnections(), flushMs);
+    await closed;
+    clearTimeout(flushed);
+  }
+
+  return Object.assign(server, { shutdown, activeStreams: () => streams.size });
 }
 
 function allow(request: IncomingMessage, method: string): void {
@@ -179,7 +329,7 @@ function parseMessage(raw: string): { conversationId?: string; userId: string; t
   return { ...(conversationId ? { conversationId } : {}), userId, text };
 }
 
-function readBody(request: IncomingMessage, limit: number): Promise<string> {
+function readBody(request: IncomingMessage, limit: number, timeoutMs: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const declared = Number(request.headers['content-length'] ?? 0);
     if (declared > limit) {
@@ -188,17 +338,42 @@ function readBody(request: IncomingMessage, limit: number): Promise<string> {
     }
     const parts: Buffer[] = [];
     let size = 0;
+    const fail = (error: HttpError) => {
+      clearTimeout(timer);
+      request.removeAllListeners('data');
+      request.resume();
+      reject(error);
+    };
+    const timer = setTimeout(
+      () =>
+        fail(
+          new HttpError(
+            408,
+            'body_timeout',
+            `The body did not arrive within ${Math.round(timeoutMs / 1000)} s; send it in one go.`,
+          ),
+        ),
+      timeoutMs,
+    );
     request.on('data', (part: Buffer) => {
       size += part.length;
-      if (size > limit) {
-        request.removeAllListeners('data');
-        request.resume();
-        reject(new HttpError(413, 'body_too_large', `The body is larger than ${limit} bytes.`));
-      } else parts.push(part);
+      if (size > limit) fail(new HttpError(413, 'body_too_large', `The body is larger than ${limit} bytes.`));
+      else parts.push(part);
     });
-    request.on('end', () => resolve(Buffer.concat(parts).toString('utf8')));
-    request.on('error', reject);
+    request.on('end', () => {
+      clearTimeout(timer);
+      resolve(Buffer.concat(parts).toString('utf8'));
+    });
+    request.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
   });
+}
+
+/** The options that were given: an explicit `undefined` does not hide a default. */
+function definedOnly<T extends object>(options: T): Partial<T> {
+  return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as Partial<T>;
 }
 
 function sendJson(response: ServerResponse, status: number, body: unknown): void {

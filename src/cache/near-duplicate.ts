@@ -25,6 +25,12 @@ export interface NearDuplicateIndexOptions {
   threshold: number;
   /** Entries kept per scope; the oldest go first. @defaultValue 5_000 */
   maxEntries?: number;
+  /**
+   * Bytes of embeddings kept per scope, whichever bound comes first: a 2,048-dimension vector
+   * (the offline embedder's) takes 8 KB, so 5,000 entries would hold 40 MB outside the JS heap.
+   * @defaultValue 8_388_608 (8 MB: 1,024 such vectors, 1,365 of OpenAI's 1,536 dimensions)
+   */
+  maxBytes?: number;
 }
 
 /**
@@ -67,7 +73,7 @@ export class NearDuplicateIndex {
   readonly #scopes = new Map<string, Map<string, { question: string; signature: QuestionSignature }>>();
 
   constructor(options: NearDuplicateIndexOptions) {
-    this.#options = { maxEntries: 5_000, ...options };
+    this.#options = { maxEntries: 5_000, maxBytes: 8_388_608, ...options };
   }
 
   get threshold(): number {
@@ -97,7 +103,9 @@ export class NearDuplicateIndex {
     }
     entries.delete(key);
     entries.set(key, { question, signature });
-    if (entries.size > this.#options.maxEntries) entries.delete(entries.keys().next().value as string);
+    const byBytes = Math.max(1, Math.floor(this.#options.maxBytes / signature.vector.byteLength));
+    const limit = Math.min(this.#options.maxEntries, byBytes);
+    while (entries.size > limit) entries.delete(entries.keys().next().value as string);
   }
 
   remove(scope: string, key: string): void {

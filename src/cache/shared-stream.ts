@@ -37,11 +37,28 @@ export class SharedStream<T> {
         return;
       }
       signal?.throwIfAborted();
-      await new Promise<void>((resolve) => {
-        this.#wake.push(resolve);
-        signal?.addEventListener('abort', () => resolve(), { once: true });
-      });
+      await this.#nextChange(signal);
     }
+  }
+
+  /**
+   * Resolves at the next push or end, or when `signal` aborts. The abort listener goes with the
+   * wait: a follower waits once per delta on its request's signal, and listeners left behind would
+   * pile up there (Node warns past 10) until the request ends.
+   */
+  #nextChange(signal: AbortSignal | undefined): Promise<void> {
+    return new Promise<void>((resolve) => {
+      if (!signal) {
+        this.#wake.push(resolve);
+        return;
+      }
+      const wake = () => {
+        signal.removeEventListener('abort', wake);
+        resolve();
+      };
+      signal.addEventListener('abort', wake, { once: true });
+      this.#wake.push(wake);
+    });
   }
 
   #notify(): void {

@@ -57,4 +57,24 @@ describe('near-duplicate questions', () => {
     scoped.add('v2', 'key-canada-2', canada, await scoped.signature(canada));
     expect(scoped.find('v1', await scoped.signature(canada), knows)).toBeUndefined();
   });
+
+  it('keeps at most maxBytes of embeddings per scope, the newest, before maxEntries is reached', async () => {
+    // The offline embedder's 2,048 dimensions: 8 KB per entry, so 64 KB holds 8 of them.
+    const bounded = new NearDuplicateIndex({
+      embedder: new OfflineEmbedder(),
+      threshold: 0.4,
+      maxBytes: 64 * 1024,
+    });
+    const question = (order: number) => `Where is my order PC-${10_000 + order}?`;
+    for (let order = 0; order < 100; order++) {
+      bounded.add('v1', `key-${order}`, question(order), await bounded.signature(question(order)));
+    }
+    // Order numbers must agree exactly: each question matches only its own entry.
+    const found = async (order: number) =>
+      bounded.find('v1', await bounded.signature(question(order)), knows)?.key;
+    expect(await found(0)).toBeUndefined();
+    expect(await found(91)).toBeUndefined();
+    expect(await found(92)).toBe('key-92');
+    expect(await found(99)).toBe('key-99');
+  });
 });
