@@ -23,6 +23,11 @@ const replyNames = [
   'contentFiltered',
   'refusal',
   'failure',
+  'restarting',
+  'limitedUser',
+  'limitedConversation',
+  'limitedTenant',
+  'overBudget',
 ] as const;
 
 const promptsSchema = z.strictObject({

@@ -11,14 +11,22 @@ import { SharedStream } from '../cache/shared-stream.ts';
 import type { HandoffReason, ThreadRef, ThreadStore } from '../conversation/thread-store.ts';
 import { toSupportBotError } from '../errors.ts';
 import type { RetrievedChunk } from '../knowledge/types.ts';
+import {
+  describeRefusal,
+  describeWait,
+  type LimitDecision,
+  type UsageLimits,
+} from '../limits/usage-limits.ts';
 import type { AnswerModel, ConversationTurn, FinishReason, TokenUsage } from '../llm/answer-model.ts';
 import { cacheableIntents, type Intent, type IntentClassifier, type IntentDecision } from '../llm/intents.ts';
 import { OfflineAnswerModel } from '../llm/offline-answer-model.ts';
 import type { LoggerLike } from '../observability/logger-like.ts';
 import type { Metrics } from '../observability/metrics.ts';
+import { balanceMarkdown } from '../reply/markdown.ts';
 import { analyzeTerms } from '../text/analysis.ts';
+import { promptGuardFor } from './prompt-guard.ts';
 import type { Prompts } from './prompts.ts';
-import { checkAnswer, leaksPrompt } from './validation.ts';
+import { checkAnswer } from './validation.ts';
 
 /** A customer's (or staff member's) message, normalised by an adapter. */
 export interface IncomingMessage {
@@ -74,6 +82,8 @@ export type AgentEvent =
       provider: AnswerModel['kind'];
       sources: AnswerSource[];
       handoff?: Handoff;
+      /** A note for the staff channel that does not hand the thread over (a customer over a limit). */
+      notice?: string;
       /** For `hit`, `near` and `shared`: the question whose answer was served. */
       servedQuestion?: string;
       /** Set when the reply was given in a degraded mode (model or knowledge base down, cut stream…). */
@@ -97,6 +107,8 @@ export interface PassageSource {
    * (analysed as src/text's `analyzeTerms` does) are the ones about to be asked.
    */
   vocabulary?(terms?: readonly string[]): Promise<(term: string) => boolean>;
+  /** Whether it answers now (a short probe); used to release threads handed off during an outage. */
+  healthy?(): Promise<boolean>;
 }
 
 /** Options of {@link SupportAgent}. */
@@ -112,6 +124,8 @@ export interface SupportAgentOptions {
   cache?: AnswerCache;
   metrics?: Metrics;
   logger?: LoggerLike;
+  /** Message limits and the model budget; absent: none. */
+  limits?: UsageLimits;
   /** USD per million tokens by model. */
   prices?: Record<string, { input: number; output: number }>;
   /** @defaultValue 3 */
@@ -121,6 +135,11 @@ export interface SupportAgentOptions {
   /** @defaultValue 3_000 */
   maxAnswerCharacters?: number;
   now?: () => number;
+  /**
+   * How long a question's embedding for the near-duplicate lookup may take (a remote embedder
+   * that stalls must not hold the reply): past it the lookup is skipped. @defaultValue 1_000
+   */
+  lookupTimeoutMs?: number;
   /** Classify, then retrieve (the replaced system's order), instead of both at once. */
   sequential?: boolean;
 }
@@ -155,6 +174,7 @@ export class SupportAgent {
     maxQuestionCharacters: number;
     maxAnswerCharacters: number;
     now: () => number;
+    lookupTimeoutMs: number;
   };
   readonly #extractive = new OfflineAnswerModel({ tokensPerSecond: 10_000, sleep: async () => {} });
   /** Generations in progress by cache key; `null` once the leader found the intent is not cacheable. */
@@ -163,6 +183,8 @@ export class SupportAgent {
   readonly #inFlightQuestions = new Map<string, string>();
   /** Generations just written to the cache (until their flight lands). */
   readonly #cachedKeys = new Set<string>();
+  /** Threads this process handed to staff because the knowledge base was down (bounded, oldest dropped). */
+  readonly #outageHandoffs = new Map<string, ThreadRef>();
 
   constructor(options: SupportAgentOptions) {
     this.#options = options;
@@ -171,6 +193,7 @@ export class SupportAgent {
       maxQuestionCharacters: options.maxQuestionCharacters ?? 4_000,
       maxAnswerCharacters: options.maxAnswerCharacters ?? 3_000,
       now: options.now ?? performance.now.bind(performance),
+      lookupTimeoutMs: options.lookupTimeoutMs ?? 1_000,
     };
   }
 
@@ -190,6 +213,48 @@ export class SupportAgent {
     return this.#options.threads.handOff({ ...ref, tenant: this.#options.tenant }, reason, summary);
   }
 
+  /**
+   * Gives back to the bot the threads this process handed to staff while the knowledge base was
+   * down, unless a person has written in them since. Called when the knowledge base answers again;
+   * a thread handed over by another process is released on its customer's next message.
+   */
+  async releaseOutageHandoffs(): Promise<number> {
+    let released = 0;
+    for (const [key, ref] of [...this.#outageHandoffs]) {
+      this.#outageHandoffs.delete(key);
+      const thread = await this.#options.threads.get(ref).catch(() => undefined);
+      if (thread?.owner !== 'staff' || thread.handoff?.reason !== 'knowledge_unavailable') continue;
+      if (await this.#release(ref)) released++;
+    }
+    if (released > 0)
+      this.#options.logger?.info({ released }, 'threads handed over during the outage released');
+    return released;
+  }
+
+  async #release(ref: ThreadRef): Promise<boolean> {
+    this.#outageHandoffs.delete(threadKey(ref));
+    this.#options.metrics?.handoffsReleased.inc({ reason: 'knowledge_unavailable' });
+    return this.#options.threads.resume(ref).then(
+      () => true,
+      (error: unknown) => {
+        this.#options.logger?.warn(
+          { err: toSupportBotError(error) },
+          'outage hand-off could not be released',
+        );
+        return false;
+      },
+    );
+  }
+
+  async #knowledgeAnswers(): Promise<boolean> {
+    try {
+      const source = await this.#options.passages();
+      return source.healthy ? await source.healthy() : true;
+    } catch {
+      return false;
+    }
+  }
+
   /** Answers one message. Always ends with `answer-end` or a single `silent`. */
   async *handle(
     message: IncomingMessage,
@@ -205,14 +270,26 @@ export class SupportAgent {
     const logger = this.#options.logger;
     try {
       const thread = await this.#options.threads.get(ref);
+      const outage = thread.owner === 'staff' && thread.handoff?.reason === 'knowledge_unavailable';
       if (message.userIsStaff) {
-        if (thread.owner !== 'staff')
+        // A person writing in a thread the outage handed over takes it: it is no longer released.
+        if (thread.owner !== 'staff' || outage) {
           await this.handOff(ref, 'staff_replied', `Staff member ${message.userId} replied.`);
+          this.#outageHandoffs.delete(threadKey(ref));
+        }
         yield { type: 'silent', reason: 'staff-message' };
         return;
       }
-      if (thread.owner === 'staff') {
+      if (outage && (await this.#knowledgeAnswers())) {
+        // Handed over only because the knowledge base was down, and nobody took it: it is back.
+        await this.#release(ref);
+      } else if (thread.owner === 'staff') {
         yield { type: 'silent', reason: 'staff-owned' };
+        return;
+      }
+      const limit = await this.#options.limits?.admit(message);
+      if (limit && !limit.allowed) {
+        yield* this.#limitedReply(message, limit, turn);
         return;
       }
       yield* this.#reply(message, ref, thread.history, turn, options.signal);
@@ -279,7 +356,7 @@ export class SupportAgent {
       let signature: QuestionSignature | undefined;
       if (!cached && !this.#inFlight.has(cacheKey) && near) {
         // A reworded question already answered (or being answered) serves this one.
-        signature = await near.signature(question).catch(() => undefined);
+        signature = await within(near.signature(question), this.#settings.lookupTimeoutMs);
         const found = signature ? near.find(slot.scope, signature, slot.knows) : undefined;
         if (found) {
           cached = await cache.get(found.key).catch(() => undefined);
@@ -314,8 +391,11 @@ export class SupportAgent {
         this.#inFlight.set(
           key,
           new Promise((resolve) => {
+            let cleaned = false;
             lead = (stream) => {
-              if (!stream) {
+              // The clean-up runs once: a second call must not touch the flight of a question asked since.
+              if (!stream && !cleaned) {
+                cleaned = true;
                 this.#inFlight.delete(key);
                 this.#inFlightQuestions.delete(key);
                 // Not cached after all (not cacheable, or degraded): nothing to match against.
@@ -355,10 +435,13 @@ export class SupportAgent {
         turn.timings.classifyMs = this.#settings.now() - classifyStarted;
         return decision;
       });
+    // A generation others may follow is not tied to its first asker: one who leaves must not
+    // fail the rest (the search is bounded by the knowledge base's own deadline).
+    const retrievalSignal = cacheKey ? undefined : signal;
     const retrieve = () =>
       this.#options
         .passages()
-        .then((source) => this.#search(source, question, signal))
+        .then((source) => this.#search(source, question, retrievalSignal))
         .then(
           (passages) => {
             turn.timings.retrieveMs = this.#settings.now() - classifyStarted;
@@ -393,9 +476,15 @@ export class SupportAgent {
 
     // policy_question or product_inquiry: a grounded answer, shared with identical questions.
     metrics?.messages.inc({ intent, route: 'answer' });
-    const answer = async function* (this: SupportAgent, answerSignal: AbortSignal | undefined) {
+    const answer = async function* (
+      this: SupportAgent,
+      answerSignal: AbortSignal | undefined,
+      share?: () => void,
+    ) {
       const { passages, error } = await (retrieval ?? retrieve());
       if (error) {
+        // Not shared: whoever asked the same question meanwhile gets a reply and hand-off of their own.
+        lead?.(null);
         this.#options.logger?.warn({ turnId: turn.id, err: error }, 'retrieval failed; handing off');
         metrics?.degraded.inc({ reason: 'knowledge_unavailable' });
         const handoff = await this.#handOffSafely(
@@ -403,12 +492,14 @@ export class SupportAgent {
           'knowledge_unavailable',
           summarize(message, intent, error.message),
         );
+        this.#rememberOutage(ref);
         yield* turn.fixed(replies.knowledgeDown + note, intent, decision.source, {
           handoff,
           degraded: 'knowledge_unavailable',
         });
         return;
       }
+      share?.();
       yield* this.#generate(
         question,
         passages,
@@ -429,11 +520,11 @@ export class SupportAgent {
     }
     metrics?.cache.inc({ result: 'miss' });
     const shared = new SharedStream<AgentEvent>();
-    lead(shared);
+    const follow = lead;
     let end: (AgentEvent & { type: 'answer-end' }) | undefined;
     try {
-      // Not tied to this customer's signal: others may be following the generation.
-      for await (const event of answer(undefined)) {
+      // Shared once the passages are in; not tied to this customer's signal: others may follow it.
+      for await (const event of answer(undefined, () => follow(shared))) {
         shared.push(event);
         if (event.type === 'answer-end') end = event;
         if (!signal?.aborted) yield event;
@@ -480,8 +571,17 @@ export class SupportAgent {
     const { answerModel, prompts, metrics, logger } = this.#options;
     const { replies } = prompts;
     const sources = toSources(passages);
+    if (await this.#options.limits?.overBudget()) {
+      yield* this.#budgetAnswer(question, passages, intent, intentSource, turn, note, ref);
+      return;
+    }
     yield turn.start(intent, intentSource, 'miss');
+    const guard = promptGuardFor(prompts.systemPrompt, Object.values(replies).join(' '));
     let text = '';
+    // Text before `released` has passed the leak check and reached the customer; the rest waits.
+    let released = 0;
+    let checked = 0;
+    // Model text arrived (whether shown yet or still held back).
     let shown = false;
     let degraded: string | undefined;
     // Stays undefined when the stream gave no end event at all; `null` when it ended without a reason.
@@ -489,7 +589,7 @@ export class SupportAgent {
     const usage: TokenUsage[] = [];
     try {
       for await (const event of answerModel.streamAnswer({
-        systemPrompt: prompts.systemPrompt,
+        systemPrompt: guard.prompt,
         question,
         passages,
         history,
@@ -500,20 +600,23 @@ export class SupportAgent {
           finishReason = event.finishReason;
           continue;
         }
-        if (leaksPrompt(text + event.text, prompts.systemPrompt)) {
-          degraded = 'prompt_leak';
-          break;
-        }
         if (text.length + event.text.length > this.#settings.maxAnswerCharacters) {
           degraded = 'too_long';
           break;
         }
         text += event.text;
-        if (!shown && text.trim() !== '') {
-          shown = true;
-          turn.markFirstText();
+        shown ||= text.trim() !== '';
+        // The last words wait: a leak is recognised a few words in, before any of it is shown.
+        const ready = releasable(text, released);
+        if (ready === released || text.slice(0, ready).trim() === '') continue;
+        if (guard.leaks(text, checked)) {
+          degraded = 'prompt_leak';
+          break;
         }
-        if (shown) yield { type: 'answer-delta', text: event.text };
+        checked = text.length;
+        turn.markFirstText();
+        yield { type: 'answer-delta', text: text.slice(released, ready) };
+        released = ready;
       }
     } catch (error) {
       if (signal?.aborted) throw error;
@@ -529,19 +632,21 @@ export class SupportAgent {
       );
       degraded = unfinished(finishReason ?? null, shown);
     }
+    // The held-back words were never checked while streaming: nothing reaches the customer unchecked.
+    if (degraded !== 'prompt_leak' && guard.leaks(text, checked)) degraded = 'prompt_leak';
 
-    let finalText = text;
+    let finalText = balanceMarkdown(text);
     if (degraded === 'model_unavailable') {
       // Model down before any text: the extractive answer from the same passages, and a person on offer.
       finalText = `${replies.modelDown}\n\n${this.#extractive.compose(question, passages)}\n\n${replies.offerHuman}`;
     } else if (degraded === 'model_interrupted') {
-      finalText = `${text}\n\n${replies.interrupted}`;
+      finalText = `${finalText}\n\n${replies.interrupted}`;
     } else if (degraded === 'prompt_leak') {
       finalText = replies.refusal;
     } else if (degraded === 'too_long') {
-      finalText = `${cutAtSentence(text)}\n\n${replies.offerHuman}`;
+      finalText = `${balanceMarkdown(cutAtSentence(text))}\n\n${replies.offerHuman}`;
     } else if (degraded === 'cut_length') {
-      finalText = `${lastWholeSentences(text)}\n\n${replies.cutLength}`;
+      finalText = `${balanceMarkdown(lastWholeSentences(text))}\n\n${replies.cutLength}`;
     } else if (degraded === 'content_filter') {
       // Withheld half-text is not an answer: the customer keeps only this line.
       finalText = replies.contentFiltered;
@@ -550,14 +655,22 @@ export class SupportAgent {
       if (!verdict.ok) {
         degraded = `invalid_${verdict.reason}`;
         finalText = `${this.#extractive.compose(question, passages)}\n\n${replies.offerHuman}`;
+      } else if (verdict.admitsNotKnowing && !verdict.offersPerson) {
+        // An honest "I don't know" is an answer; the customer still needs a way forward.
+        finalText += `\n\n${replies.offerHuman}`;
       }
     }
     if (degraded) metrics?.degraded.inc({ reason: degraded });
     finalText += note;
-    if (!shown) turn.markFirstText();
-    // Deltas may have been cut short or replaced: the end event carries the text the customer keeps.
-    if (finalText.startsWith(text) && finalText.length > text.length) {
-      yield { type: 'answer-delta', text: finalText.slice(text.length) };
+    turn.markFirstText();
+    // Deltas may have been held back, cut short or replaced: the end event carries the text the customer keeps.
+    const streamed = text.slice(0, released);
+    if (finalText.startsWith(streamed)) {
+      if (finalText.length > streamed.length)
+        yield { type: 'answer-delta', text: finalText.slice(streamed.length) };
+    } else if (degraded === undefined && released < text.length) {
+      // Balancing dropped markup already shown: a client that only appends gets the rest as written.
+      yield { type: 'answer-delta', text: text.slice(released) };
     }
     for (const entry of usage) this.#recordUsage(entry, turn);
     yield turn.end(finalText, intent, 'miss', {
@@ -611,10 +724,55 @@ export class SupportAgent {
     }
   }
 
+  /** A message over a limit: a polite reply and no model call; staff hear of it once per window. */
+  *#limitedReply(
+    message: IncomingMessage,
+    limit: Extract<LimitDecision, { allowed: false }>,
+    turn: Turn,
+  ): Generator<AgentEvent> {
+    const { prompts, metrics, logger } = this.#options;
+    const reply = {
+      user: 'limitedUser',
+      conversation: 'limitedConversation',
+      tenant: 'limitedTenant',
+    } as const;
+    const text = prompts.replies[reply[limit.scope]].replace('{wait}', describeWait(limit.retryAfterMs));
+    metrics?.messages.inc({ intent: 'other', route: 'limited' });
+    logger?.info(
+      { turnId: turn.id, scope: limit.scope, retryAfterMs: limit.retryAfterMs },
+      'message over a limit',
+    );
+    yield* turn.fixed(text, 'other', 'rule', {
+      degraded: `limited_${limit.scope}`,
+      ...(limit.notifyStaff ? { notice: describeRefusal(limit, message) } : {}),
+    });
+  }
+
+  /** Over the hourly model budget: the extractive answer from the same passages, no strong model. */
+  async *#budgetAnswer(
+    question: string,
+    passages: RetrievedChunk[],
+    intent: Intent,
+    intentSource: IntentDecision['source'],
+    turn: Turn,
+    note: string,
+    ref: ThreadRef,
+  ): AsyncGenerator<AgentEvent> {
+    const { replies } = this.#options.prompts;
+    const text = `${replies.overBudget}\n\n${this.#extractive.compose(question, passages)}\n\n${replies.offerHuman}${note}`;
+    this.#options.metrics?.degraded.inc({ reason: 'budget' });
+    yield turn.start(intent, intentSource, 'miss');
+    turn.markFirstText();
+    yield { type: 'answer-delta', text };
+    yield turn.end(text, intent, 'miss', { sources: toSources(passages), degraded: 'budget' });
+    await this.#remember(ref, question, text);
+  }
+
   #recordUsage(usage: TokenUsage, turn: Turn): void {
     const price = this.#options.prices?.[usage.model];
     const cost = price ? (usage.promptTokens * price.input + usage.completionTokens * price.output) / 1e6 : 0;
     turn.costUsd += cost;
+    void this.#options.limits?.recordSpend(cost);
     const metrics = this.#options.metrics;
     metrics?.tokens.inc({ model: usage.model, kind: 'prompt' }, usage.promptTokens);
     metrics?.tokens.inc({ model: usage.model, kind: 'completion' }, usage.completionTokens);
@@ -625,6 +783,16 @@ export class SupportAgent {
     await this.#options.threads.appendTurn(ref, { question, answer }).catch((error: unknown) => {
       this.#options.logger?.warn({ err: toSupportBotError(error) }, 'thread history write failed');
     });
+  }
+
+  #rememberOutage(ref: ThreadRef): void {
+    const key = threadKey(ref);
+    this.#outageHandoffs.delete(key);
+    this.#outageHandoffs.set(key, ref);
+    if (this.#outageHandoffs.size > 10_000) {
+      const oldest = this.#outageHandoffs.keys().next().value;
+      if (oldest !== undefined) this.#outageHandoffs.delete(oldest);
+    }
   }
 
   async #handOffSafely(ref: ThreadRef, reason: HandoffReason, summary: string): Promise<Handoff> {
@@ -660,7 +828,13 @@ class Turn {
     text: string,
     intent: Intent,
     cache: CacheStatus,
-    extra: { sources?: AnswerSource[]; usage?: TokenUsage[]; handoff?: Handoff; degraded?: string } = {},
+    extra: {
+      sources?: AnswerSource[];
+      usage?: TokenUsage[];
+      handoff?: Handoff;
+      notice?: string;
+      degraded?: string;
+    } = {},
   ): AgentEvent {
     return {
       type: 'answer-end',
@@ -671,6 +845,7 @@ class Turn {
       provider: this.provider,
       sources: extra.sources ?? [],
       ...(extra.handoff ? { handoff: extra.handoff } : {}),
+      ...(extra.notice ? { notice: extra.notice } : {}),
       ...(extra.degraded ? { degraded: extra.degraded } : {}),
       timings: { ...this.timings, totalMs: this.now() - this.started },
       usage: extra.usage ?? [],
@@ -682,7 +857,7 @@ class Turn {
     text: string,
     intent: Intent,
     source: IntentDecision['source'] | 'rule',
-    extra: { handoff?: Handoff; degraded?: string } = {},
+    extra: { handoff?: Handoff; notice?: string; degraded?: string } = {},
   ): Generator<AgentEvent> {
     yield this.start(intent, source, 'bypass');
     this.markFirstText();
@@ -725,6 +900,23 @@ class Turn {
       }
     }
   }
+}
+
+/** The promise's value, or `undefined` when it fails or takes longer than `ms`. */
+async function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
+  try {
+    return await Promise.race([promise.catch(() => undefined), expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function threadKey(ref: ThreadRef): string {
+  return `${ref.tenant}\u0000${ref.platform}\u0000${ref.threadId}`;
 }
 
 function toSources(passages: readonly RetrievedChunk[]): AnswerSource[] {
@@ -776,4 +968,23 @@ function lastWholeSentences(text: string): string {
 function cutAtSentence(text: string): string {
   const cut = text.search(/[.!?][^.!?]*$/);
   return cut > text.length / 2 ? text.slice(0, cut + 1) : `${text.trimEnd()}…`;
+}
+
+/** Words of a streamed answer held back until more follows: a leak is recognised within them. */
+const heldWords = 8;
+/** After the first text, it is released a few words at a time, so the leak check runs every few words. */
+const releaseStep = 3;
+
+/**
+ * How far a growing answer may be shown: up to the last {@link heldWords} words (a word here has
+ * two letters or digits at least, so text spelled out letter by letter is held whole), in steps of
+ * {@link releaseStep} words once the first text is out; `released` when that is no further.
+ */
+function releasable(text: string, released: number): number {
+  const starts: number[] = [];
+  for (const word of text.slice(released).matchAll(/\s*\S+/g))
+    if (/[\p{L}\p{N}]\S*[\p{L}\p{N}]/u.test(word[0])) starts.push(released + word.index);
+  const free = starts.length - heldWords;
+  if (free < (released === 0 ? 1 : releaseStep)) return released;
+  return starts[free] as number;
 }

@@ -11,11 +11,26 @@ export interface Metrics {
   tokens: Counter<'model' | 'kind'>;
   costUsd: Counter<'model'>;
   handoffs: Counter<'reason'>;
+  /** Threads given back to the bot because what caused their hand-off (an outage) is over. */
+  handoffsReleased: Counter<'reason'>;
   degraded: Counter<'reason'>;
+  /** Messages refused by a limit (`user`, `conversation`, `tenant`) or answered extractively (`budget`). */
+  limited: Counter<'scope'>;
+  /** Model spend counted against the tenant's hourly budget, in its current window. */
+  budgetSpentUsd: Gauge<'tenant'>;
   feedback: Counter<'platform' | 'verdict'>;
   platformErrors: Counter<'platform' | 'error'>;
   /** 1 while a component (slack, discord…) is up or degraded, 0 otherwise. */
   componentUp: Gauge<'component'>;
+  /**
+   * Shared-store (Redis) calls that failed, by operation (`get`, `set`, `delete`, `claim`, `probe`,
+   * `replay`) and reason: `timeout`, `error`, `circuit_open` (skipped), `fallback_full` (a kept write dropped).
+   */
+  storeErrors: Counter<'op' | 'reason'>;
+  /** The shared store's circuit: 0 closed, 1 open (Redis skipped), 2 half-open (probing). */
+  storeCircuit: Gauge;
+  /** Writes kept in memory while Redis was down, waiting to be replayed. */
+  storePendingWrites: Gauge;
   firstTokenSeconds: Histogram<'cache'>;
   answerSeconds: Histogram<'cache'>;
 }
@@ -69,10 +84,28 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
       labelNames: ['reason'],
       registers: [registry],
     }),
+    handoffsReleased: new Counter({
+      name: 'supportbot_handoffs_released_total',
+      help: 'Threads handed over during an outage and given back to the bot when it ended, by reason',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
     degraded: new Counter({
       name: 'supportbot_degraded_replies_total',
       help: 'Replies given in a degraded mode, by reason',
       labelNames: ['reason'],
+      registers: [registry],
+    }),
+    limited: new Counter({
+      name: 'supportbot_limited_total',
+      help: 'Messages over a limit, by scope: user, conversation, tenant (refused) or budget (extractive answer)',
+      labelNames: ['scope'],
+      registers: [registry],
+    }),
+    budgetSpentUsd: new Gauge({
+      name: 'supportbot_budget_spent_usd',
+      help: 'Model spend in USD counted against the hourly budget, in its current window',
+      labelNames: ['tenant'],
       registers: [registry],
     }),
     feedback: new Counter({
@@ -91,6 +124,22 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
       name: 'supportbot_component_up',
       help: 'Whether a component (slack, discord) is connected: 1 up or degraded, 0 otherwise',
       labelNames: ['component'],
+      registers: [registry],
+    }),
+    storeErrors: new Counter({
+      name: 'supportbot_store_errors_total',
+      help: 'Shared-store (Redis) calls that failed or were skipped, by operation and reason',
+      labelNames: ['op', 'reason'],
+      registers: [registry],
+    }),
+    storeCircuit: new Gauge({
+      name: 'supportbot_store_circuit_state',
+      help: "The shared store's circuit breaker: 0 closed, 1 open (Redis skipped), 2 half-open (probing)",
+      registers: [registry],
+    }),
+    storePendingWrites: new Gauge({
+      name: 'supportbot_store_pending_writes',
+      help: 'Writes kept in memory while Redis was unreachable, waiting to be replayed',
       registers: [registry],
     }),
     firstTokenSeconds: new Histogram({
