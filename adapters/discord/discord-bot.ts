@@ -23,6 +23,7 @@ import {
 } from 'discord.js';
 import type Keyv from 'keyv';
 import type { AgentEvent, IncomingMessage, SupportAgent } from '../../src/agent/support-agent.ts';
+import { claimKey } from '../../src/cache/claim.ts';
 import type { Config } from '../../src/config/schema.ts';
 import { PlatformError, toSupportBotError } from '../../src/errors.ts';
 import type { FeedbackStore } from '../../src/feedback/feedback-store.ts';
@@ -41,6 +42,8 @@ import {
   permanentDiscordErrors,
   toTransportError,
 } from './discord-transport.ts';
+
+const defaultRestartNote = '_(The bot is restarting; please ask again.)_';
 
 /** Options of {@link createDiscordBot}. */
 export interface DiscordBotOptions {
@@ -68,6 +71,11 @@ export interface DiscordBotOptions {
    * (a rate-limited channel could hold them for minutes). @defaultValue 5_000
    */
   stopGraceMs?: number;
+  /**
+   * Ends an answer that stop() cut short (config/prompts.yaml `replies.restarting`).
+   * @defaultValue '_(The bot is restarting; please ask again.)_'
+   */
+  restartNote?: string;
 }
 
 /**
@@ -422,11 +430,13 @@ export function createDiscordBot(options: DiscordBotOptions): DiscordBot {
     }
   }
 
-  /** True the first time a key is seen (in every process sharing the store). */
-  async function firstTime(key: string): Promise<boolean> {
-    if (await store.get(key)) return false;
-    await store.set(key, true, seenTtlMs);
-    return true;
+  /**
+   * True the first time a key is seen, in every process sharing the store: one atomic claim (Redis
+   * SET NX PX), so concurrent deliveries never both pass. With Redis down the claim is local to
+   * this process.
+   */
+  function firstTime(key: string): Promise<boolean> {
+    return claimKey(store, key, seenTtlMs);
   }
 
   function isStaff(userId: string, roles: { has(id: string): boolean } | undefined): boolean {
@@ -624,6 +634,7 @@ export function createDiscordBot(options: DiscordBotOptions): DiscordBot {
         await store.set(inlineKey(first), conversation.threadKey, participationTtlMs);
       if (end.sources.length > 0) await postSources(conversation.target, end);
       if (end.handoff) await announceHandoff(conversation, first, userId, end);
+      if (end.notice) await postStaffNote(conversation, first, end.notice);
     } catch (error) {
       if (error instanceof ReplyDeliveryError) {
         const code = discordErrorCode(error);
@@ -697,6 +708,24 @@ export function createDiscordBot(options: DiscordBotOptions): DiscordBot {
     } catch (error) {
       logger.error({ err: error, channel: config.staffChannel }, 'hand-off could not be announced to staff');
     }
+  }
+
+  /** A note for staff that leaves the thread with the bot (a customer over a message limit). */
+  async function postStaffNote(
+    conversation: Conversation,
+    messageId: string | undefined,
+    note: string,
+  ): Promise<void> {
+    if (!config.staffChannel) return;
+    const where = conversation.target;
+    const id = messageId === '@original' || !messageId ? undefined : messageId;
+    const link = `https://discord.com/channels/${conversation.guildId ?? '@me'}/${where.channelId}${id ? `/${id}` : ''}`;
+    await postPaced(
+      { kind: 'channel', channelId: config.staffChannel },
+      { content: `${inert(note)}\n${link}`.slice(0, 2_000), allowed_mentions: { parse: [] } },
+    ).catch((error: unknown) =>
+      logger.warn({ err: error, channel: config.staffChannel }, 'staff note could not be posted'),
+    );
   }
 
   /** A post outside a streamed answer that still spends the channel's budget (and waits out 429s). */
@@ -829,9 +858,7 @@ export function createDiscordBot(options: DiscordBotOptions): DiscordBot {
       stopped = true;
       connected = false;
       const cancelled = Promise.allSettled(
-        [...active.values()].map((entry) =>
-          entry.reply.cancel('_(The bot is restarting; please ask again.)_'),
-        ),
+        [...active.values()].map((entry) => entry.reply.cancel(options.restartNote ?? defaultRestartNote)),
       );
       const grace = new AbortController();
       await Promise.race([cancelled, clock.sleep(stopGraceMs, grace.signal).catch(() => undefined)]);

@@ -10,6 +10,7 @@ import {
 import { WebClient, type WebClientOptions } from '@slack/web-api';
 import type Keyv from 'keyv';
 import type { AgentEvent, SupportAgent } from '../../src/agent/support-agent.ts';
+import { claimKey } from '../../src/cache/claim.ts';
 import type { Config } from '../../src/config/schema.ts';
 import { PlatformError, toSupportBotError } from '../../src/errors.ts';
 import type { FeedbackStore } from '../../src/feedback/feedback-store.ts';
@@ -27,6 +28,8 @@ import {
   slackErrorCode,
   toTransportError,
 } from './slack-transport.ts';
+
+const defaultRestartNote = '_(The bot is restarting; please ask again.)_';
 
 /** Options of {@link createSlackBot}. */
 export interface SlackBotOptions {
@@ -58,6 +61,11 @@ export interface SlackBotOptions {
    * before reconnecting after Slack closes the connection. @defaultValue 5_000 (the SDK's)
    */
   socketPingTimeoutMs?: number;
+  /**
+   * Ends an answer that stop() cut short (config/prompts.yaml `replies.restarting`).
+   * @defaultValue '_(The bot is restarting; please ask again.)_'
+   */
+  restartNote?: string;
 }
 
 /** A Slack connection that can be started, stopped and started again. */
@@ -286,12 +294,12 @@ export function createSlackBot(options: SlackBotOptions): SlackBot {
         'Slack request received',
       );
       if (typeof eventId === 'string' && eventId) {
-        const key = `slack:event:${eventId}`;
-        if (await store.get(key)) {
+        // One atomic claim (Redis SET NX PX): two instances, or three concurrent deliveries to one,
+        // can never all see "not handled yet". With Redis down the claim is local to this instance.
+        if (!(await claimKey(store, `slack:event:${eventId}`, seenTtlMs))) {
           logger.debug({ eventId }, 'duplicate Slack event ignored');
           return;
         }
-        await store.set(key, true, seenTtlMs);
       }
       const event = (body as { event?: unknown }).event;
       if ((body as { type?: unknown }).type === 'event_callback') {
@@ -513,6 +521,7 @@ export function createSlackBot(options: SlackBotOptions): SlackBot {
       const { ts } = await reply.finish(end.text);
       if (end.sources.length > 0) await postSources(target, end);
       if (end.handoff) await announceHandoff(message, threadTs, ts, end);
+      if (end.notice) await postStaffNote(message, threadTs, ts, end.notice);
     } finally {
       active.delete(threadKey);
     }
@@ -601,6 +610,32 @@ export function createSlackBot(options: SlackBotOptions): SlackBot {
       );
     } catch (error) {
       logger.error({ err: error, channel: config.staffChannel }, 'hand-off could not be announced to staff');
+    }
+  }
+
+  /** A note for staff that leaves the thread with the bot (a customer over a message limit). */
+  async function postStaffNote(
+    message: IncomingSlackMessage,
+    threadTs: string,
+    replyTs: string | undefined,
+    note: string,
+  ): Promise<void> {
+    if (!config.staffChannel) return;
+    try {
+      const link = await client.chat.getPermalink({
+        channel: message.channel,
+        message_ts: replyTs ?? threadTs,
+      });
+      await postPaced(
+        { teamId: message.teamId, channel: config.staffChannel, threadTs: '' },
+        {
+          channel: config.staffChannel,
+          text: `${escapeSlackText(note)}\n<${link.permalink}|Open the thread>`,
+          unfurl_links: false,
+        },
+      );
+    } catch (error) {
+      logger.warn({ err: error, channel: config.staffChannel }, 'staff note could not be posted');
     }
   }
 
@@ -693,20 +728,21 @@ export function createSlackBot(options: SlackBotOptions): SlackBot {
     },
     async stop() {
       await starting?.catch(() => undefined);
-      await Promise.allSettled(
-        [...active.values()].map((entry) =>
-          entry.reply.cancel('_(The bot is restarting; please ask again.)_'),
-        ),
-      );
-      active.clear();
+      // The receiver first, so no new event starts an answer; then the replies in flight end with
+      // the note (they go through the Web API, which stays usable).
+      let stopping: Promise<unknown> = Promise.resolve();
       if (appUsed) {
         // HTTP: the receiver closes its server (an unstarted one throws: nothing to close), which
         // waits for open connections: they are closed, not waited for.
-        const stopping = app.stop().catch(() => undefined);
+        stopping = app.stop().catch(() => undefined);
         server?.closeAllConnections();
         server = undefined;
-        await stopping;
       }
+      await Promise.allSettled(
+        [...active.values()].map((entry) => entry.reply.cancel(options.restartNote ?? defaultRestartNote)),
+      );
+      active.clear();
+      await stopping;
     },
     activeReplies: () => active.size,
   };
