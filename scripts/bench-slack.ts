@@ -38,6 +38,8 @@ const config = loadConfig({
     EMBEDDINGS_PROVIDER: 'offline',
     CACHE_ENABLED: 'false',
     LOG_LEVEL: 'silent',
+    // A load test floods the bot on purpose: no message limits or budget.
+    LIMITS_ENABLED: 'false',
     SLACK_BOT_TOKEN: 'xoxb-test',
     SLACK_SIGNING_SECRET: 'bench-secret',
     SLACK_MODE: 'http',

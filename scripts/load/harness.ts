@@ -51,6 +51,8 @@ export async function startLoadEnvironment(model: FakeOpenAIOptions) {
     OPENAI_API_KEY: 'load-test-key',
     OPENAI_BASE_URL: fake.url,
     LOG_LEVEL: 'warn',
+    // A load test floods the bot on purpose: no message limits or budget.
+    LIMITS_ENABLED: 'false',
     REDIS_URL: '',
     SLACK_BOT_TOKEN: '',
     DISCORD_TOKEN: '',

@@ -106,6 +106,8 @@ export interface FakeOpenAIStats {
   byModel: Record<string, number>;
   promptTokens: number;
   completionTokens: number;
+  /** Chat tokens served, by model: what a bill would charge. */
+  tokensByModel: Record<string, { promptTokens: number; completionTokens: number }>;
 }
 
 /** A running fake. */
@@ -153,6 +155,14 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
   let profiles = initialProfiles();
   let faults: (FaultScope & { fault: Fault; remaining: number })[] = [];
   let stats = emptyStats();
+  const countTokens = (model: string, promptTokens: number, completionTokens: number) => {
+    stats.promptTokens += promptTokens;
+    stats.completionTokens += completionTokens;
+    const served = stats.tokensByModel[model] ?? { promptTokens: 0, completionTokens: 0 };
+    served.promptTokens += promptTokens;
+    served.completionTokens += completionTokens;
+    stats.tokensByModel[model] = served;
+  };
   const requests: RecordedRequest[] = [];
   const sockets = new Set<Socket>();
   const open = new Set<() => void>();
@@ -407,8 +417,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
         profile.ttftMs + (profile.tokensPerSecond > 0 ? (tokens.length / profile.tokensPerSecond) * 1000 : 0),
       );
       if (closed) return;
-      stats.promptTokens += usage.prompt_tokens;
-      stats.completionTokens += usage.completion_tokens;
+      countTokens(input.model, usage.prompt_tokens, usage.completion_tokens);
       const message = tool
         ? {
             role: 'assistant',
@@ -457,8 +466,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     for (;;) {
       if (closed) return;
       if (sent === stopAfter) {
-        stats.promptTokens += usage.prompt_tokens;
-        stats.completionTokens += sent;
+        countTokens(input.model, usage.prompt_tokens, sent);
         if (ending?.kind === 'cut-stream') request.socket.destroy();
         else if (ending?.kind === 'no-finish') response.end();
         else if (ending?.kind === 'stream-error') {
@@ -491,8 +499,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       } else if (sent < tokens.length) await wait(Math.max(10, 1000 / Math.max(profile.tokensPerSecond, 1)));
     }
     if (closed) return;
-    stats.promptTokens += usage.prompt_tokens;
-    stats.completionTokens += usage.completion_tokens;
+    countTokens(input.model, usage.prompt_tokens, usage.completion_tokens);
     let tail = chunk({}, finishReason);
     if (input.stream_options?.include_usage) {
       tail += `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model: input.model, choices: [], usage })}\n\n`;
@@ -551,7 +558,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
 }
 
 function emptyStats(): FakeOpenAIStats {
-  return { requests: {}, byModel: {}, promptTokens: 0, completionTokens: 0 };
+  return { requests: {}, byModel: {}, promptTokens: 0, completionTokens: 0, tokensByModel: {} };
 }
 
 function contentOf(message: ChatMessage): string {

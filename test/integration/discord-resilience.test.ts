@@ -55,6 +55,8 @@ function configFor(fake: FakeDiscord, env: Record<string, string> = {}) {
       LLM_PROVIDER: 'offline',
       EMBEDDINGS_PROVIDER: 'offline',
       LOG_LEVEL: 'silent',
+      // One customer asking this many questions a minute would be limited: not what this is about.
+      LIMITS_ENABLED: 'false',
       DISCORD_TOKEN: 'discord-test-token',
       DISCORD_API_URL: fake.api,
       DISCORD_SUPPORT_CHANNELS: channel.support,

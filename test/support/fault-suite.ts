@@ -141,6 +141,8 @@ export async function startFaultWorld(options: FaultWorldOptions): Promise<Fault
       // Every message must reach the model for its faults to matter.
       CACHE_ENABLED: 'false',
       LOG_LEVEL: 'silent',
+      // One customer asking this many questions a minute would be limited: not what this is about.
+      LIMITS_ENABLED: 'false',
       SLACK_BOT_TOKEN: 'xoxb-test',
       SLACK_SIGNING_SECRET: 'fault-secret',
       SLACK_MODE: 'http',
@@ -209,7 +211,7 @@ export async function startFaultWorld(options: FaultWorldOptions): Promise<Fault
       sure.push(question);
   }
   // Without a fault, each of these gets a complete answer: a degraded reply in a case is the fault's.
-  questions.sure = await screened(core, sure.slice(0, 48));
+  questions.sure = await screened(core, sure.slice(0, 48), prompts);
   return {
     core,
     openai,
@@ -227,7 +229,7 @@ export async function startFaultWorld(options: FaultWorldOptions): Promise<Fault
 }
 
 /** The questions whose answer, with nothing failing, is complete (not degraded). */
-async function screened(core: SupportBot, candidates: string[]): Promise<string[]> {
+async function screened(core: SupportBot, candidates: string[], prompts: Prompts): Promise<string[]> {
   const kept: string[] = [];
   for (let start = 0; start < candidates.length; start += 8) {
     await Promise.all(
@@ -240,7 +242,14 @@ async function screened(core: SupportBot, candidates: string[]): Promise<string[
           userId: 'screen',
           text: question,
         })) {
-          if (event.type === 'answer-end' && !event.degraded && !event.handoff && event.sources.length > 0)
+          // An honest "I don't know" (it carries the offer of a person) is not a complete answer either.
+          if (
+            event.type === 'answer-end' &&
+            !event.degraded &&
+            !event.handoff &&
+            event.sources.length > 0 &&
+            !event.text.includes(prompts.replies.offerHuman)
+          )
             kept.push(question);
         }
       }),

@@ -14,10 +14,12 @@ export interface SseReply {
 export async function postMessage(
   baseUrl: string,
   body: { conversationId?: string; userId?: string; text: string },
+  signal?: AbortSignal,
 ): Promise<SseReply> {
   const started = performance.now();
   const response = await fetch(new URL('/v1/messages', baseUrl), {
     method: 'POST',
+    ...(signal ? { signal } : {}),
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ userId: 'customer-1', ...body }),
   });
