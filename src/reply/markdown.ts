@@ -8,15 +8,25 @@ const fenceLine = /^\s{0,3}(`{3,}|~{3,})/;
 
 /** Splits text into code (fences, inline) and prose, so conversions touch prose only. */
 function mapProse(text: string, convert: (prose: string) => string): string {
-  const lines = text.split('\n');
+  return mapOutsideFences(text, (prose) => convertInline(prose, convert)).text;
+}
+
+/**
+ * Applies `convert` to each run of lines outside fenced code blocks, leaving the blocks as they
+ * are; `openFence` is the marker of a block still open at the end.
+ */
+function mapOutsideFences(
+  text: string,
+  convert: (prose: string) => string,
+): { text: string; openFence: string | undefined } {
   const out: string[] = [];
   let prose: string[] = [];
   let fence: string | undefined;
   const flush = () => {
-    if (prose.length > 0) out.push(convertInline(prose.join('\n'), convert));
+    if (prose.length > 0) out.push(convert(prose.join('\n')));
     prose = [];
   };
-  for (const line of lines) {
+  for (const line of text.split('\n')) {
     const marker = fenceLine.exec(line)?.[1];
     if (fence) {
       out.push(line);
@@ -28,7 +38,7 @@ function mapProse(text: string, convert: (prose: string) => string): string {
     } else prose.push(line);
   }
   flush();
-  return out.join('\n');
+  return { text: out.join('\n'), openFence: fence };
 }
 
 function convertInline(text: string, convert: (prose: string) => string): string {
@@ -127,35 +137,13 @@ export function stabilizeForStreaming(markdown: string): string {
  * stream), where half-open markup would otherwise run to the end of the message.
  */
 export function balanceMarkdown(markdown: string): string {
-  const lines = markdown.split('\n');
-  const out: string[] = [];
-  let prose: string[] = [];
-  let fence: string | undefined;
-  const flush = () => {
-    if (prose.length > 0)
-      out.push(
-        prose
-          .join('\n')
-          .split(/(\n[ \t]*\n)/)
-          .map((part, index) => (index % 2 === 1 ? part : balanceInline(part)))
-          .join(''),
-      );
-    prose = [];
-  };
-  for (const line of lines) {
-    const marker = fenceLine.exec(line)?.[1];
-    if (fence) {
-      out.push(line);
-      if (marker && marker[0] === fence[0] && marker.length >= fence.length) fence = undefined;
-    } else if (marker) {
-      flush();
-      fence = marker;
-      out.push(line);
-    } else prose.push(line);
-  }
-  flush();
-  const text = out.join('\n');
-  return fence ? `${text}${text.endsWith('\n') ? '' : '\n'}${fence}` : text;
+  const { text, openFence } = mapOutsideFences(markdown, (prose) =>
+    prose
+      .split(/(\n[ \t]*\n)/)
+      .map((part, index) => (index % 2 === 1 ? part : balanceInline(part)))
+      .join(''),
+  );
+  return openFence ? `${text}${text.endsWith('\n') ? '' : '\n'}${openFence}` : text;
 }
 
 /** One paragraph: unmatched code spans, links and emphasis markers removed. */
